@@ -1,0 +1,24 @@
+/* chunk: an immutable, reference-counted byte buffer. The fan-out path shares one chunk among every
+ * subscriber's stream instead of copying it; the last chunk_unref frees it. Single-threaded. */
+#ifndef MOQ_BASE_CHUNK_H
+#define MOQ_BASE_CHUNK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct chunk {
+  uint32_t refs;  /* owners; the chunk is freed when this reaches zero */
+  size_t len;     /* bytes in data */
+  uint8_t data[]; /* owned by the chunk */
+} chunk;
+
+/* Allocates a chunk of len bytes (contents undefined) with one reference. NULL on failure. */
+chunk *chunk_new(size_t len);
+/* Allocates a chunk holding a copy of data[0..len) with one reference. NULL on failure. */
+chunk *chunk_from(const void *data, size_t len);
+/* Adds a reference; returns c. */
+chunk *chunk_ref(chunk *c);
+/* Drops a reference, freeing the chunk with the last one. NULL is ignored. */
+void chunk_unref(chunk *c);
+
+#endif
