@@ -1,0 +1,258 @@
+/* endpoint: one UDP socket and its connections: demultiplexing by connection ID, accepting new
+ * connections, Version Negotiation, Stateless Reset, batched flushing and graceful shutdown. */
+#include "quic/quic_int.h"
+
+#include <ngtcp2/ngtcp2_crypto.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "base/log.h"
+
+void quic_random(uint8_t *out, size_t len) {
+  while (len > 0) {
+    ssize_t n = getrandom(out, len, 0);
+    if (n <= 0) continue; /* EINTR; getrandom does not fail otherwise once the pool is ready */
+    out += n;
+    len -= (size_t)n;
+  }
+}
+
+void quic_settings_default(quic_settings *s) {
+  s->idle_timeout_ms = 30000;
+  s->keep_alive_ms = 5000;
+  s->handshake_timeout_ms = 10000;
+  s->max_streams_bidi = 1024;
+  s->max_streams_uni = 1024;
+  s->stream_window = 1 << 20;
+  s->conn_window = 16 << 20;
+  s->enable_datagrams = 1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Flush scheduling: connections touched in this loop turn are flushed once, together. */
+
+static void flush_all(quic_endpoint *ep) {
+  /* Take the list: a flush may schedule the same connection again. */
+  quic_conn *list = ep->flush_head;
+  ep->flush_head = NULL;
+  while (list) {
+    quic_conn *c = list;
+    list = c->fnext;
+    c->fnext = NULL;
+    c->want_flush = 0;
+    if (c->state <= QC_READY) quic_conn_flush(c);
+  }
+}
+
+static void finish_shutdown_now(quic_endpoint *ep);
+
+static void on_idle(uv_idle_t *h) {
+  quic_endpoint *ep = h->data;
+  uv_idle_stop(h);
+  flush_all(ep);
+  if (ep->shutting_down && ep->sock) finish_shutdown_now(ep);
+}
+
+void quic_endpoint_want_flush(quic_endpoint *ep, quic_conn *c) {
+  if (c->want_flush || !ep->sock) return;
+  c->want_flush = 1;
+  c->fnext = ep->flush_head;
+  ep->flush_head = c;
+  uv_idle_start(&ep->flush_idle, on_idle);
+}
+
+void quic_endpoint_wait_writable(quic_endpoint *ep, quic_conn *c) {
+  if (c->blocked) return;
+  c->blocked = 1;
+  c->bnext = ep->blocked_head;
+  ep->blocked_head = c;
+}
+
+static void on_writable(void *ud) {
+  quic_endpoint *ep = ud;
+  quic_conn *list = ep->blocked_head;
+  ep->blocked_head = NULL;
+  while (list) {
+    quic_conn *c = list;
+    list = c->bnext;
+    c->bnext = NULL;
+    c->blocked = 0;
+    if (c->state <= QC_READY) quic_conn_flush(c);
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Connection bookkeeping */
+
+int quic_endpoint_add_cid(quic_endpoint *ep, const uint8_t *id, size_t len, quic_conn *c) {
+  return cid_map_put(&ep->cids, id, len, c);
+}
+
+void quic_endpoint_del_cid(quic_endpoint *ep, const uint8_t *id, size_t len) {
+  if (cid_map_get(&ep->cids, id, len)) cid_map_del(&ep->cids, id, len);
+}
+
+static void maybe_finish_shutdown(quic_endpoint *ep);
+
+void quic_endpoint_conn_freed(quic_endpoint *ep, quic_conn *c) {
+  if (c->prev) c->prev->next = c->next;
+  else if (ep->conns == c) ep->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  c->next = c->prev = NULL;
+  ep->n_conns--;
+  /* unlink from the flush and blocked lists */
+  for (quic_conn **p = &ep->flush_head; *p; p = &(*p)->fnext)
+    if (*p == c) {
+      *p = c->fnext;
+      break;
+    }
+  for (quic_conn **p = &ep->blocked_head; *p; p = &(*p)->bnext)
+    if (*p == c) {
+      *p = c->bnext;
+      break;
+    }
+}
+
+size_t quic_endpoint_conn_count(const quic_endpoint *ep) { return ep->n_conns; }
+
+const udp_addr *quic_endpoint_local(const quic_endpoint *ep) { return udp_socket_local(ep->sock); }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Receiving */
+
+static void send_version_negotiation(quic_endpoint *ep, const udp_addr *local, const udp_addr *remote,
+                                     const ngtcp2_version_cid *vc) {
+  uint8_t buf[256];
+  uint32_t versions[] = {NGTCP2_PROTO_VER_V1, NGTCP2_PROTO_VER_V2};
+  uint8_t unused;
+  quic_random(&unused, 1);
+  ngtcp2_ssize n = ngtcp2_pkt_write_version_negotiation(buf, sizeof buf, unused, vc->scid, vc->scidlen, vc->dcid,
+                                                        vc->dcidlen, versions, 2);
+  if (n > 0) udp_send(ep->sock, local, remote, buf, (size_t)n, 0);
+  LOG_DBG("quic_version_negotiation", "version=0x%08x", vc->version);
+}
+
+static void send_stateless_reset(quic_endpoint *ep, const udp_addr *local, const udp_addr *remote,
+                                 const uint8_t *dcid, size_t dcidlen, size_t pktlen) {
+  /* Smaller than the packet that triggered it (so two endpoints cannot loop), and not tiny. */
+  size_t len = pktlen - 1 < 43 ? pktlen - 1 : 43;
+  if (len < NGTCP2_MIN_STATELESS_RESET_RANDLEN + NGTCP2_STATELESS_RESET_TOKENLEN + 1) return;
+  ngtcp2_cid cid;
+  ngtcp2_cid_init(&cid, dcid, dcidlen);
+  uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN];
+  if (ngtcp2_crypto_generate_stateless_reset_token(token, ep->reset_secret, sizeof ep->reset_secret, &cid) != 0)
+    return;
+  uint8_t rnd[64], buf[64];
+  size_t rndlen = len - NGTCP2_STATELESS_RESET_TOKENLEN - 1;
+  quic_random(rnd, rndlen);
+  ngtcp2_ssize n = ngtcp2_pkt_write_stateless_reset(buf, sizeof buf, token, rnd, rndlen);
+  if (n > 0) udp_send(ep->sock, local, remote, buf, (size_t)n, 0);
+}
+
+static void on_recv(void *ud, const udp_addr *local, const udp_addr *remote, const uint8_t *data, size_t len,
+                    uint8_t ecn) {
+  quic_endpoint *ep = ud;
+  if (!ep->sock) return; /* shut down during this batch */
+  ngtcp2_version_cid vc;
+  int rv = ngtcp2_pkt_decode_version_cid(&vc, data, len, QUIC_SCID_LEN);
+  if (rv == NGTCP2_ERR_VERSION_NEGOTIATION) {
+    if (ep->server_tls && !ep->shutting_down) send_version_negotiation(ep, local, remote, &vc);
+    return;
+  }
+  if (rv != 0) return; /* not QUIC: dropped */
+  quic_conn *c = cid_map_get(&ep->cids, vc.dcid, vc.dcidlen);
+  if (c) {
+    quic_conn_read(c, local, remote, data, len, ecn);
+    return;
+  }
+  int long_header = (data[0] & 0x80) != 0;
+  if (!long_header) {
+    send_stateless_reset(ep, local, remote, vc.dcid, vc.dcidlen, len);
+    return;
+  }
+  if (!ep->server_tls || ep->shutting_down) return;
+  ngtcp2_pkt_hd hd;
+  if (ngtcp2_accept(&hd, data, len) != 0) return; /* not an acceptable Initial */
+  c = quic_conn_new_server(ep, local, remote, &hd);
+  if (!c) {
+    LOG_WRN("quic_accept_failed", "reason=\"cannot create a connection\"");
+    return;
+  }
+  if (ep->on_accept) ep->on_accept(ep->user_data, c);
+  quic_conn_read(c, local, remote, data, len, ecn);
+}
+
+static void on_batch_done(void *ud) {
+  quic_endpoint *ep = ud;
+  if (ep->sock) flush_all(ep);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Life cycle */
+
+quic_endpoint *quic_endpoint_new(uv_loop_t *loop, const struct sockaddr *addr, socklen_t addrlen,
+                                 tls_ctx *server_tls, const quic_settings *settings, quic_accept_cb on_accept,
+                                 void *user_data, char *err, size_t errlen) {
+  quic_endpoint *ep = calloc(1, sizeof *ep);
+  if (!ep) return NULL;
+  ep->loop = loop;
+  ep->server_tls = server_tls;
+  if (settings) ep->settings = *settings;
+  else quic_settings_default(&ep->settings);
+  ep->on_accept = on_accept;
+  ep->user_data = user_data;
+  quic_random(ep->reset_secret, sizeof ep->reset_secret);
+  if (cid_map_init(&ep->cids)) {
+    free(ep);
+    return NULL;
+  }
+  ep->sock = udp_socket_new(loop, addr, addrlen, on_recv, on_batch_done, on_writable, ep, err, errlen);
+  if (!ep->sock) {
+    cid_map_free(&ep->cids);
+    free(ep);
+    return NULL;
+  }
+  uv_idle_init(loop, &ep->flush_idle);
+  ep->flush_idle.data = ep;
+  return ep;
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  quic_endpoint *ep = h->data;
+  if (--ep->handles_open > 0) return;
+  void (*done)(void *) = ep->shutdown_done;
+  void *arg = ep->shutdown_arg;
+  cid_map_free(&ep->cids);
+  free(ep);
+  if (done) done(arg);
+}
+
+static void maybe_finish_shutdown(quic_endpoint *ep) {
+  if (ep->n_conns > 0 || ep->handles_open > 0) return;
+  ep->handles_open = 1;
+  uv_idle_stop(&ep->flush_idle);
+  uv_close((uv_handle_t *)&ep->flush_idle, on_handle_closed);
+  udp_socket_close(ep->sock); /* frees itself */
+  ep->sock = NULL;
+}
+
+void quic_endpoint_shutdown(quic_endpoint *ep, uint64_t app_code, const char *reason, void (*done)(void *),
+                            void *arg) {
+  ep->shutting_down = 1;
+  ep->shutdown_done = done;
+  ep->shutdown_arg = arg;
+  /* Send CONNECTION_CLOSE on every live connection (a connection inside an ngtcp2 call does so when
+   * the call returns), then, on the next loop turn, free them without waiting out the closing
+   * period: the endpoint is going away, and the peers have been told. Safe to call from any callback. */
+  for (quic_conn *c = ep->conns; c; c = c->next)
+    if (c->state <= QC_READY) quic_conn_close(c, app_code, reason);
+  uv_idle_start(&ep->flush_idle, on_idle);
+}
+
+static void finish_shutdown_now(quic_endpoint *ep) {
+  while (ep->conns) quic_conn_destroy(ep->conns);
+  maybe_finish_shutdown(ep);
+}

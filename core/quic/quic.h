@@ -1,0 +1,134 @@
+/* quic: QUIC endpoints and connections (ngtcp2 + wolfSSL on libuv), server and client.
+ *
+ * An endpoint owns one UDP socket and every connection on it; it demultiplexes datagrams by
+ * connection ID, accepts new connections (when it has a server TLS context), answers unknown
+ * versions with Version Negotiation and unknown short-header packets with Stateless Reset.
+ * A connection exposes streams to the layer above as "stream id + bytes": the layer above never sees
+ * packets, TLS or HTTP/3. Stream data to send is queued as references to chunks (no copy); a chunk
+ * is released once the peer has acknowledged every byte of it, or the stream is reset. */
+#ifndef MOQ_QUIC_QUIC_H
+#define MOQ_QUIC_QUIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "base/chunk.h"
+#include "quic/udp.h"
+#include "tls/tls.h"
+
+typedef struct quic_endpoint quic_endpoint;
+typedef struct quic_conn quic_conn;
+
+/* Transport settings shared by the connections of an endpoint. */
+typedef struct quic_settings {
+  uint64_t idle_timeout_ms;      /* default 30000 */
+  uint64_t keep_alive_ms;        /* PING after this much quiet; 0 = never; default 5000 */
+  uint64_t handshake_timeout_ms; /* default 10000 */
+  uint64_t max_streams_bidi;     /* concurrent peer-opened bidi streams, default 1024 */
+  uint64_t max_streams_uni;      /* concurrent peer-opened uni streams, default 1024 */
+  uint64_t stream_window;        /* initial per-stream receive window, default 1 MiB */
+  uint64_t conn_window;          /* initial connection receive window, default 16 MiB */
+  int enable_datagrams;          /* offer QUIC DATAGRAM frames, default 1 */
+} quic_settings;
+
+/* Why a connection ended. */
+typedef struct quic_close_info {
+  int by_peer;      /* the peer closed it (CONNECTION_CLOSE received) */
+  int idle;         /* the idle timeout expired */
+  int is_app;       /* code is an application error code (else a transport error code) */
+  uint64_t code;    /* error code; 0 = clean */
+  char reason[128]; /* reason phrase (may be empty) */
+} quic_close_info;
+
+/* What the layer above a connection is told. All callbacks are optional; user_data is the handler's. */
+typedef struct quic_conn_handler {
+  /* The handshake completed; quic_conn_alpn() now names the protocol. */
+  void (*on_ready)(quic_conn *c, void *user_data);
+  /* Bytes arrived on a stream, in order; data is borrowed for the call. fin: the peer finished it. */
+  void (*on_stream_data)(quic_conn *c, int64_t stream_id, const uint8_t *data, size_t len, int fin,
+                         void *user_data);
+  /* The peer reset its sending side of a stream (RESET_STREAM). */
+  void (*on_stream_reset)(quic_conn *c, int64_t stream_id, uint64_t code, void *user_data);
+  /* The peer asked us to stop sending on a stream (STOP_SENDING); queued data is dropped. */
+  void (*on_stream_stop)(quic_conn *c, int64_t stream_id, uint64_t code, void *user_data);
+  /* A stream is fully closed in both directions; its id is no longer valid. */
+  void (*on_stream_closed)(quic_conn *c, int64_t stream_id, void *user_data);
+  /* The peer raised the limit: more local streams can be opened. */
+  void (*on_streams_available)(quic_conn *c, void *user_data);
+  /* A QUIC DATAGRAM arrived; data is borrowed for the call. */
+  void (*on_datagram)(quic_conn *c, const uint8_t *data, size_t len, void *user_data);
+  /* The connection ended. The connection must not be used after this returns. */
+  void (*on_closed)(quic_conn *c, const quic_close_info *info, void *user_data);
+} quic_conn_handler;
+
+/* A server endpoint calls this for every new connection, before its handshake; the callee sets a
+ * handler with quic_conn_set_handler (a connection without one is closed when it becomes ready). */
+typedef void (*quic_accept_cb)(void *user_data, quic_conn *c);
+
+enum {
+  QUIC_ERR_STREAM_LIMIT = -2, /* no stream can be opened until the peer allows more */
+  QUIC_ERR_NO_STREAM = -3,    /* no such stream, or its sending side is finished or reset */
+  QUIC_ERR_CLOSED = -4,       /* the connection is closing */
+  QUIC_ERR_NOMEM = -5,
+};
+
+/* Fills s with the defaults. */
+void quic_settings_default(quic_settings *s);
+
+/* Creates an endpoint bound to addr. server_tls (borrowed, may be NULL for a client-only endpoint)
+ * enables accepting connections, each reported to on_accept. Returns NULL with err. */
+quic_endpoint *quic_endpoint_new(uv_loop_t *loop, const struct sockaddr *addr, socklen_t addrlen,
+                                 tls_ctx *server_tls, const quic_settings *settings, quic_accept_cb on_accept,
+                                 void *user_data, char *err, size_t errlen);
+/* The bound address (with the real port when bound to port 0). */
+const udp_addr *quic_endpoint_local(const quic_endpoint *ep);
+/* Number of connections the endpoint still holds (including closing ones). */
+size_t quic_endpoint_conn_count(const quic_endpoint *ep);
+/* Dials remote from this endpoint. host (borrowed) is sent as SNI and checked against the
+ * certificate when client_tls verifies host names; alpn is the offer, most preferred first. The
+ * handler is told on_ready or on_closed. Returns NULL with err if the connection cannot start. */
+quic_conn *quic_endpoint_connect(quic_endpoint *ep, const struct sockaddr *remote, socklen_t remotelen,
+                                 tls_ctx *client_tls, const char *host, const char *const *alpn, size_t n_alpn,
+                                 const quic_conn_handler *handler, void *handler_data, char *err,
+                                 size_t errlen);
+/* Closes every connection with app_code/reason (their handlers get on_closed), then the socket, and
+ * frees the endpoint; done(arg) runs when every libuv handle is released. */
+void quic_endpoint_shutdown(quic_endpoint *ep, uint64_t app_code, const char *reason, void (*done)(void *),
+                            void *arg);
+
+/* Sets the handler of a connection (replacing any). */
+void quic_conn_set_handler(quic_conn *c, const quic_conn_handler *handler, void *user_data);
+/* The negotiated ALPN protocol ("" before the handshake completes). */
+const char *quic_conn_alpn(const quic_conn *c);
+/* The SNI host name the client sent (server side; "" if none). */
+const char *quic_conn_sni(const quic_conn *c);
+/* The peer's address. */
+const udp_addr *quic_conn_remote(const quic_conn *c);
+/* True on the accepting side. */
+int quic_conn_is_server(const quic_conn *c);
+/* A short id for logs (hex of the first source connection id). */
+const char *quic_conn_log_id(const quic_conn *c);
+/* Opens a bidirectional / unidirectional stream; returns its id, or QUIC_ERR_STREAM_LIMIT etc. */
+int64_t quic_conn_open_bidi(quic_conn *c);
+int64_t quic_conn_open_uni(quic_conn *c);
+/* Queues c[off, off+len) on a stream, taking a reference to the chunk (no copy). 0 or QUIC_ERR_*. */
+int quic_conn_write(quic_conn *c, int64_t stream_id, chunk *data, size_t off, size_t len);
+/* Queues a copy of data on a stream. 0 or QUIC_ERR_*. */
+int quic_conn_write_copy(quic_conn *c, int64_t stream_id, const void *data, size_t len);
+/* Finishes a stream's sending side (FIN after the queued data). 0 or QUIC_ERR_*. */
+int quic_conn_finish(quic_conn *c, int64_t stream_id);
+/* Resets a stream's sending side with an application code, dropping queued data. */
+int quic_conn_reset_stream(quic_conn *c, int64_t stream_id, uint64_t code);
+/* Asks the peer to stop sending on a stream. */
+int quic_conn_stop_sending(quic_conn *c, int64_t stream_id, uint64_t code);
+/* Bytes queued on a stream and not yet acknowledged (for back-pressure decisions). */
+size_t quic_conn_stream_queued(quic_conn *c, int64_t stream_id);
+/* Sends a QUIC DATAGRAM (copied); dropped silently if it does not fit or the peer does not accept
+ * datagrams. 0 or QUIC_ERR_*. */
+int quic_conn_send_datagram(quic_conn *c, const void *data, size_t len);
+/* Closes the connection with an application error code and reason. The handler's on_closed runs
+ * (possibly before this returns). */
+void quic_conn_close(quic_conn *c, uint64_t app_code, const char *reason);
+
+#endif

@@ -1,0 +1,125 @@
+/* quic_int: what conn.c and endpoint.c share. Private to core/quic. */
+#ifndef MOQ_QUIC_QUIC_INT_H
+#define MOQ_QUIC_QUIC_INT_H
+
+#include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+
+#include "base/idmap.h"
+#include "quic/cid_map.h"
+#include "quic/quic.h"
+
+#define QUIC_SCID_LEN 18
+#define QUIC_TX_BATCH 10 /* packets per GSO send */
+
+/* A queued piece of stream data: a reference into a chunk. */
+typedef struct quic_seg {
+  struct quic_seg *next;
+  chunk *data; /* owned reference */
+  size_t off, len;
+} quic_seg;
+
+/* Send state of one stream (created on first write). Owned by its connection. */
+typedef struct quic_stream {
+  int64_t id;
+  quic_seg *head, *tail;  /* owned: from the oldest unacknowledged byte */
+  uint64_t base;          /* stream offset of head's first byte */
+  uint64_t sent;          /* stream offset of the next byte to hand to ngtcp2 */
+  uint64_t end;           /* stream offset after the last queued byte */
+  int fin_queued, fin_sent, shut; /* shut: reset or stopped; nothing more is sent */
+  int pending;            /* on the connection's pending list */
+  struct quic_stream *pnext, *pprev;
+  struct quic_stream *anext, *aprev; /* the connection's list of all stream states */
+} quic_stream;
+
+/* A queued outgoing datagram. */
+typedef struct quic_dgram {
+  struct quic_dgram *next;
+  size_t len;
+  uint8_t data[]; /* owned */
+} quic_dgram;
+
+typedef enum quic_conn_state {
+  QC_HANDSHAKE = 0,
+  QC_READY,
+  QC_CLOSING,  /* we sent CONNECTION_CLOSE; answering stray packets until the timer ends it */
+  QC_DRAINING, /* the peer closed; waiting out 3 PTO in silence */
+  QC_DEAD,     /* freed once libuv releases the timer */
+} quic_conn_state;
+
+struct quic_conn {
+  quic_endpoint *ep;            /* borrowed: the owner */
+  ngtcp2_conn *conn;            /* owned */
+  void *ssl;                    /* owned WOLFSSL* */
+  ngtcp2_crypto_conn_ref conn_ref;
+  ngtcp2_path_storage path;
+  udp_addr local, remote;
+  int is_server;
+  quic_conn_state state;
+  uv_timer_t timer;             /* owned handle */
+  const quic_conn_handler *handler; /* borrowed */
+  void *handler_data;
+  ngtcp2_cid orig_dcid;         /* server: the client's first DCID, registered until free */
+  char alpn[64];
+  char sni[256];
+  char log_id[2 * 8 + 1];
+  quic_stream *streams;         /* owned: every stream state, for teardown */
+  idmap stream_ids;             /* stream id -> quic_stream (borrowed from `streams`) */
+  quic_stream *pend_head, *pend_tail; /* streams with data or FIN to send */
+  quic_dgram *dg_head, *dg_tail;      /* owned datagrams to send */
+  uint8_t *close_pkt;           /* owned: the CONNECTION_CLOSE packet while closing */
+  size_t close_pkt_len;
+  uint8_t *stash;               /* owned: packets that met a full socket buffer */
+  size_t stash_len, stash_gso;
+  int in_ngtcp2;                /* inside ngtcp2_conn_read_pkt / handle_expiry */
+  int want_flush;               /* on the endpoint's flush list */
+  int blocked;                  /* on the endpoint's writable-wait list */
+  int close_requested;          /* quic_conn_close called inside ngtcp2; done after it returns */
+  uint64_t close_code;
+  char close_reason[128];
+  int notified;                 /* on_closed already delivered */
+  int pending_ccerr_set;        /* a transport close decided inside ngtcp2, sent after it returns */
+  ngtcp2_ccerr pending_ccerr;
+  quic_close_info pending_info;
+  quic_conn *fnext;             /* flush list link */
+  quic_conn *bnext;             /* blocked list link */
+  quic_conn *next, *prev;       /* endpoint's list of all connections */
+};
+
+struct quic_endpoint {
+  uv_loop_t *loop;      /* borrowed */
+  udp_socket *sock;     /* owned */
+  tls_ctx *server_tls;  /* borrowed */
+  quic_settings settings;
+  quic_accept_cb on_accept;
+  void *user_data;
+  cid_map cids;         /* source CID -> quic_conn* */
+  quic_conn *conns;     /* owned list */
+  size_t n_conns;
+  quic_conn *flush_head;   /* connections to flush at the end of this loop turn */
+  quic_conn *blocked_head; /* connections waiting for the socket to drain */
+  uv_idle_t flush_idle;    /* owned handle */
+  uint8_t reset_secret[32];
+  int shutting_down;
+  void (*shutdown_done)(void *);
+  void *shutdown_arg;
+  int handles_open;
+};
+
+/* conn.c, for endpoint.c */
+quic_conn *quic_conn_new_server(quic_endpoint *ep, const udp_addr *local, const udp_addr *remote,
+                                const ngtcp2_pkt_hd *hd);
+void quic_conn_read(quic_conn *c, const udp_addr *local, const udp_addr *remote, const uint8_t *data, size_t len,
+                    uint8_t ecn);
+void quic_conn_flush(quic_conn *c);
+void quic_conn_destroy(quic_conn *c); /* immediate teardown (no packets), handler told if not yet */
+
+/* endpoint.c, for conn.c */
+void quic_endpoint_want_flush(quic_endpoint *ep, quic_conn *c);
+void quic_endpoint_wait_writable(quic_endpoint *ep, quic_conn *c);
+int quic_endpoint_add_cid(quic_endpoint *ep, const uint8_t *id, size_t len, quic_conn *c);
+void quic_endpoint_del_cid(quic_endpoint *ep, const uint8_t *id, size_t len);
+void quic_endpoint_conn_freed(quic_endpoint *ep, quic_conn *c);
+void quic_random(uint8_t *out, size_t len);
+
+#endif

@@ -1,0 +1,259 @@
+#include "quic/udp.h"
+
+#include "base/log.h"
+
+#include <errno.h>
+#include <netinet/udp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+
+/* Without GRO a datagram is at most one path MTU; larger ones are truncated by the kernel and dropped. */
+enum { UDP_BATCH = 32, UDP_MAX_DGRAM = 4096 };
+
+struct udp_socket {
+  uv_poll_t poll;  /* owned handle; its data points back here */
+  int fd;          /* owned */
+  int family;
+  udp_addr local;
+  int want_write;
+  int has_gso;
+  int closing; /* udp_socket_close was called: deliver nothing more */
+  udp_recv_cb on_recv;
+  udp_batch_done_cb on_batch;
+  udp_writable_cb on_writable;
+  void *user_data;
+  uint8_t *rbuf; /* owned: UDP_BATCH * UDP_MAX_DGRAM receive buffers */
+};
+
+static void poll_cb(uv_poll_t *h, int status, int events);
+
+static int set_opt(int fd, int level, int name, int val) { return setsockopt(fd, level, name, &val, sizeof val); }
+
+udp_socket *udp_socket_new(uv_loop_t *loop, const struct sockaddr *addr, socklen_t addrlen,
+                           udp_recv_cb on_recv, udp_batch_done_cb on_batch, udp_writable_cb on_writable,
+                           void *user_data, char *err, size_t errlen) {
+  udp_socket *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->rbuf = malloc((size_t)UDP_BATCH * UDP_MAX_DGRAM);
+  if (!s->rbuf) {
+    free(s);
+    return NULL;
+  }
+  s->family = addr->sa_family;
+  s->fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s->fd < 0) goto fail;
+  if (s->family == AF_INET6) {
+    set_opt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
+    set_opt(s->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
+    set_opt(s->fd, IPPROTO_IPV6, IPV6_RECVTCLASS, 1);
+    set_opt(s->fd, IPPROTO_IP, IP_PKTINFO, 1); /* v4-mapped traffic on a dual-stack socket */
+    set_opt(s->fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_PROBE);
+    set_opt(s->fd, IPPROTO_IPV6, IPV6_DONTFRAG, 1);
+  } else {
+    set_opt(s->fd, IPPROTO_IP, IP_PKTINFO, 1);
+    set_opt(s->fd, IPPROTO_IP, IP_RECVTOS, 1);
+    set_opt(s->fd, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_PROBE);
+  }
+  set_opt(s->fd, SOL_SOCKET, SO_RCVBUF, 4 << 20);
+  set_opt(s->fd, SOL_SOCKET, SO_SNDBUF, 4 << 20);
+  s->has_gso = set_opt(s->fd, SOL_UDP, UDP_SEGMENT, 0) == 0;
+  if (bind(s->fd, addr, addrlen) != 0) goto fail;
+  s->local.len = sizeof s->local.ss;
+  if (getsockname(s->fd, (struct sockaddr *)&s->local.ss, &s->local.len) != 0) goto fail;
+  s->on_recv = on_recv;
+  s->on_batch = on_batch;
+  s->on_writable = on_writable;
+  s->user_data = user_data;
+  if (uv_poll_init(loop, &s->poll, s->fd) != 0) goto fail;
+  s->poll.data = s;
+  uv_poll_start(&s->poll, UV_READABLE, poll_cb);
+  return s;
+fail:
+  snprintf(err, errlen, "cannot bind UDP: %s", strerror(errno));
+  if (s->fd >= 0) close(s->fd);
+  free(s->rbuf);
+  free(s);
+  return NULL;
+}
+
+const udp_addr *udp_socket_local(const udp_socket *s) { return &s->local; }
+
+int udp_socket_has_gso(const udp_socket *s) { return s->has_gso; }
+
+/* Fills local from the control messages (destination address), keeping the bound port. */
+static void parse_cmsgs(udp_socket *s, struct msghdr *mh, udp_addr *local, uint8_t *ecn) {
+  *local = s->local;
+  *ecn = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+      struct in_pktinfo pi;
+      memcpy(&pi, CMSG_DATA(c), sizeof pi);
+      if (s->family == AF_INET) {
+        ((struct sockaddr_in *)&local->ss)->sin_addr = pi.ipi_addr;
+      } else {
+        /* v4-mapped */
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&local->ss;
+        memset(&a->sin6_addr, 0, sizeof a->sin6_addr);
+        a->sin6_addr.s6_addr[10] = 0xff;
+        a->sin6_addr.s6_addr[11] = 0xff;
+        memcpy(&a->sin6_addr.s6_addr[12], &pi.ipi_addr, 4);
+      }
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+      struct in6_pktinfo pi;
+      memcpy(&pi, CMSG_DATA(c), sizeof pi);
+      ((struct sockaddr_in6 *)&local->ss)->sin6_addr = pi.ipi6_addr;
+    } else if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) ||
+               (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS)) {
+      int v = 0;
+      if (c->cmsg_len >= CMSG_LEN(sizeof(int))) memcpy(&v, CMSG_DATA(c), sizeof v);
+      else memcpy(&v, CMSG_DATA(c), 1);
+      *ecn = (uint8_t)(v & 0x3);
+    }
+  }
+}
+
+static void do_read(udp_socket *s) {
+  struct mmsghdr msgs[UDP_BATCH];
+  struct iovec iov[UDP_BATCH];
+  struct sockaddr_storage from[UDP_BATCH];
+  char ctrl[UDP_BATCH][128];
+  /* Bounded: at most 8 batches per wake-up so one busy socket cannot starve the loop. */
+  for (int round = 0; round < 8; round++) {
+    memset(msgs, 0, sizeof msgs);
+    for (int i = 0; i < UDP_BATCH; i++) {
+      iov[i].iov_base = s->rbuf + (size_t)i * UDP_MAX_DGRAM;
+      iov[i].iov_len = UDP_MAX_DGRAM;
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &from[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+      msgs[i].msg_hdr.msg_control = ctrl[i];
+      msgs[i].msg_hdr.msg_controllen = sizeof ctrl[i];
+    }
+    int n = recvmmsg(s->fd, msgs, UDP_BATCH, 0, NULL);
+    if (n <= 0) break;
+    for (int i = 0; i < n; i++) {
+      if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
+      udp_addr local, remote;
+      uint8_t ecn;
+      memcpy(&remote.ss, &from[i], msgs[i].msg_hdr.msg_namelen);
+      remote.len = msgs[i].msg_hdr.msg_namelen;
+      parse_cmsgs(s, &msgs[i].msg_hdr, &local, &ecn);
+      s->on_recv(s->user_data, &local, &remote, iov[i].iov_base, msgs[i].msg_len, ecn);
+      if (s->closing) return;
+    }
+    if (n < UDP_BATCH) break;
+  }
+  if (s->on_batch) s->on_batch(s->user_data);
+}
+
+static void poll_cb(uv_poll_t *h, int status, int events) {
+  udp_socket *s = h->data;
+  if (status < 0) return;
+  if (s->closing) return;
+  if (events & UV_WRITABLE) {
+    s->want_write = 0;
+    uv_poll_start(&s->poll, UV_READABLE, poll_cb);
+    if (s->on_writable) s->on_writable(s->user_data);
+    if (s->closing) return;
+  }
+  if (events & UV_READABLE) do_read(s);
+}
+
+static int is_wildcard(const udp_addr *a) {
+  if (a->ss.ss_family == AF_INET) return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr == INADDR_ANY;
+  if (a->ss.ss_family == AF_INET6)
+    return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
+  return 1;
+}
+
+int udp_send(udp_socket *s, const udp_addr *local, const udp_addr *remote, const uint8_t *data, size_t len,
+             size_t gso_size) {
+  struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+  union {
+    char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(uint16_t))];
+    struct cmsghdr align;
+  } ctrl;
+  memset(&ctrl, 0, sizeof ctrl);
+  struct msghdr mh = {.msg_name = (void *)&remote->ss, .msg_namelen = remote->len, .msg_iov = &iov, .msg_iovlen = 1};
+  size_t clen = 0;
+  mh.msg_control = ctrl.buf;
+  mh.msg_controllen = sizeof ctrl.buf;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+  if (local && !is_wildcard(local)) {
+    if (local->ss.ss_family == AF_INET6) {
+      const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&local->ss;
+      if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+        struct in_pktinfo pi = {0};
+        memcpy(&pi.ipi_spec_dst, &a->sin6_addr.s6_addr[12], 4);
+        c->cmsg_level = IPPROTO_IP;
+        c->cmsg_type = IP_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof pi);
+        memcpy(CMSG_DATA(c), &pi, sizeof pi);
+        clen += CMSG_SPACE(sizeof pi);
+      } else {
+        struct in6_pktinfo pi = {0};
+        pi.ipi6_addr = a->sin6_addr;
+        c->cmsg_level = IPPROTO_IPV6;
+        c->cmsg_type = IPV6_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof pi);
+        memcpy(CMSG_DATA(c), &pi, sizeof pi);
+        clen += CMSG_SPACE(sizeof pi);
+      }
+    } else {
+      struct in_pktinfo pi = {0};
+      pi.ipi_spec_dst = ((const struct sockaddr_in *)&local->ss)->sin_addr;
+      c->cmsg_level = IPPROTO_IP;
+      c->cmsg_type = IP_PKTINFO;
+      c->cmsg_len = CMSG_LEN(sizeof pi);
+      memcpy(CMSG_DATA(c), &pi, sizeof pi);
+      clen += CMSG_SPACE(sizeof pi);
+    }
+    c = (struct cmsghdr *)((char *)ctrl.buf + clen);
+  }
+  if (gso_size > 0 && len > gso_size && s->has_gso) {
+    uint16_t seg = (uint16_t)gso_size;
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof seg);
+    memcpy(CMSG_DATA(c), &seg, sizeof seg);
+    clen += CMSG_SPACE(sizeof seg);
+  }
+  mh.msg_controllen = clen;
+  if (clen == 0) mh.msg_control = NULL;
+  for (;;) {
+    ssize_t n = sendmsg(s->fd, &mh, 0);
+    if (n >= 0) return 0;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (!s->want_write) {
+        s->want_write = 1;
+        uv_poll_start(&s->poll, UV_READABLE | UV_WRITABLE, poll_cb);
+      }
+      return UDP_SEND_BLOCKED;
+    }
+    if (errno == EIO && gso_size > 0) s->has_gso = 0; /* the NIC cannot segment: stop asking */
+    LOG_DBG("udp_send_error", "errno=%d error=\"%s\"", errno, strerror(errno));
+    return -errno;
+  }
+}
+
+static void on_poll_closed(uv_handle_t *h) {
+  udp_socket *s = h->data;
+  close(s->fd);
+  free(s->rbuf);
+  free(s);
+}
+
+void udp_socket_close(udp_socket *s) {
+  if (!s || s->closing) return;
+  s->closing = 1;
+  uv_poll_stop(&s->poll);
+  uv_close((uv_handle_t *)&s->poll, on_poll_closed);
+}

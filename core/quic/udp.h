@@ -1,0 +1,48 @@
+/* udp: a non-blocking UDP socket on libuv with batched receive (recvmmsg), the local address of each
+ * datagram (IP_PKTINFO, so a wildcard bind answers from the right address), and sendmsg with an
+ * explicit source address and optional GSO. Owns its fd and poll handle. */
+#ifndef MOQ_QUIC_UDP_H
+#define MOQ_QUIC_UDP_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+/* A socket address with its length. */
+typedef struct udp_addr {
+  struct sockaddr_storage ss;
+  socklen_t len;
+} udp_addr;
+
+typedef struct udp_socket udp_socket;
+
+/* Called for each received datagram; data is borrowed for the call only. */
+typedef void (*udp_recv_cb)(void *user_data, const udp_addr *local, const udp_addr *remote,
+                            const uint8_t *data, size_t len, uint8_t ecn);
+/* Called after a batch of datagrams has been delivered (to flush the connections that got input). */
+typedef void (*udp_batch_done_cb)(void *user_data);
+/* Called when the socket is writable again after udp_send returned UDP_SEND_BLOCKED. */
+typedef void (*udp_writable_cb)(void *user_data);
+
+enum { UDP_SEND_BLOCKED = -11 };
+
+/* Binds a socket to addr (an IPv6 wildcard is dual-stack) and starts reading. Returns NULL with a
+ * message naming the address in err. */
+udp_socket *udp_socket_new(uv_loop_t *loop, const struct sockaddr *addr, socklen_t addrlen,
+                           udp_recv_cb on_recv, udp_batch_done_cb on_batch, udp_writable_cb on_writable,
+                           void *user_data, char *err, size_t errlen);
+/* The bound address (with the real port when bound to port 0). */
+const udp_addr *udp_socket_local(const udp_socket *s);
+/* Sends len bytes to remote from local (local may be NULL or a wildcard). With gso_size > 0 and
+ * len > gso_size, the kernel splits data into datagrams of gso_size bytes. Returns 0, UDP_SEND_BLOCKED
+ * (call again after on_writable), or another negative errno (the datagram is dropped). */
+int udp_send(udp_socket *s, const udp_addr *local, const udp_addr *remote, const uint8_t *data, size_t len,
+             size_t gso_size);
+/* True if the kernel accepted UDP_SEGMENT (GSO) on this socket. */
+int udp_socket_has_gso(const udp_socket *s);
+/* Stops reading and closes the socket; frees it once libuv has released the handle. */
+void udp_socket_close(udp_socket *s);
+
+#endif

@@ -1,0 +1,141 @@
+/* quic-probe: a test tool that dials a QUIC server with moq-relay's own client core, completes the
+ * handshake, prints "alpn=<negotiated>" and "fingerprint=..." and closes cleanly.
+ *   quic-probe --host H --port P [--server-name NAME] [--alpn a,b,...] [--ca FILE | --fingerprint HEX |
+ *              --insecure] [--expect-alpn NAME] [--timeout-ms N]
+ * Exit: 0 connected (and ALPN as expected), 1 handshake failed, 2 usage, 3 other ALPN, 4 timeout. */
+#include <getopt.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "quic/quic.h"
+#include "tls/tls.h"
+
+typedef struct probe {
+  const char *expect_alpn;
+  int result;
+  int done;
+  quic_endpoint *ep;
+  uv_timer_t timer;
+} probe;
+
+static void finish(probe *p, int result) {
+  if (p->done) return;
+  p->done = 1;
+  p->result = result;
+  uv_timer_stop(&p->timer);
+  uv_close((uv_handle_t *)&p->timer, NULL);
+  quic_endpoint_shutdown(p->ep, 0, "probe done", NULL, NULL);
+}
+
+static void on_ready(quic_conn *c, void *ud) {
+  probe *p = ud;
+  const char *alpn = quic_conn_alpn(c);
+  printf("alpn=%s\n", alpn);
+  fflush(stdout);
+  int ok = !p->expect_alpn || strcmp(p->expect_alpn, alpn) == 0;
+  if (!ok) fprintf(stderr, "quic-probe: negotiated %s, expected %s\n", alpn, p->expect_alpn);
+  quic_conn_close(c, 0, "");
+  finish(p, ok ? 0 : 3);
+}
+
+static void on_closed(quic_conn *c, const quic_close_info *info, void *ud) {
+  probe *p = ud;
+  if (p->done) return;
+  fprintf(stderr, "quic-probe: connection failed: %s code=%llu %s\n", info->is_app ? "app" : "transport",
+          (unsigned long long)info->code, info->reason);
+  finish(p, 1);
+}
+
+static void on_timeout(uv_timer_t *t) {
+  probe *p = t->data;
+  fprintf(stderr, "quic-probe: timed out\n");
+  finish(p, 4);
+}
+
+static const quic_conn_handler handler = {.on_ready = on_ready, .on_closed = on_closed};
+
+int main(int argc, char **argv) {
+  const char *host = NULL, *port = NULL, *server_name = NULL, *alpn_arg = "moq-lite-05,moq-lite-04,moq-lite-03,moql";
+  tls_client_options topt = {.verify = TLS_VERIFY_SYSTEM};
+  probe p = {.result = 1};
+  long timeout_ms = 5000;
+  static const struct option opts[] = {
+      {"host", required_argument, 0, 'h'},   {"port", required_argument, 0, 'p'},
+      {"server-name", required_argument, 0, 's'}, {"alpn", required_argument, 0, 'a'},
+      {"ca", required_argument, 0, 'c'},     {"fingerprint", required_argument, 0, 'f'},
+      {"insecure", no_argument, 0, 'k'},     {"expect-alpn", required_argument, 0, 'e'},
+      {"timeout-ms", required_argument, 0, 't'}, {"verbose", no_argument, 0, 'v'},
+      {0, 0, 0, 0}};
+  int o;
+  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (o) {
+    case 'h': host = optarg; break;
+    case 'p': port = optarg; break;
+    case 's': server_name = optarg; break;
+    case 'a': alpn_arg = optarg; break;
+    case 'c': topt.verify = TLS_VERIFY_CA_FILE; topt.ca_file = optarg; break;
+    case 'f': topt.verify = TLS_VERIFY_FINGERPRINT; topt.fingerprint = optarg; break;
+    case 'k': topt.verify = TLS_VERIFY_NONE; break;
+    case 'e': p.expect_alpn = optarg; break;
+    case 't': timeout_ms = strtol(optarg, NULL, 10); break;
+    case 'v': log_set_level(LOG_TRACE); break;
+    default: return 2;
+    }
+  }
+  if (!host || !port) {
+    fprintf(stderr, "quic-probe: --host and --port are required\n");
+    return 2;
+  }
+  if (!log_enabled(LOG_DEBUG)) log_set_level(LOG_WARN);
+  char *alpn_buf = strdup(alpn_arg);
+  const char *alpn[16];
+  size_t n_alpn = 0;
+  for (char *save = NULL, *tok = strtok_r(alpn_buf, ",", &save); tok && n_alpn < 16; tok = strtok_r(NULL, ",", &save))
+    alpn[n_alpn++] = tok;
+  struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV}, *res = NULL;
+  if (getaddrinfo(host, port, &hints, &res) != 0 || !res) {
+    fprintf(stderr, "quic-probe: cannot resolve %s\n", host);
+    return 2;
+  }
+  tls_global_init();
+  char err[256];
+  tls_ctx *tls = tls_client_ctx_new(&topt, err, sizeof err);
+  if (!tls) {
+    fprintf(stderr, "quic-probe: %s\n", err);
+    return 2;
+  }
+  uv_loop_t *loop = uv_default_loop();
+  struct sockaddr_storage any = {0};
+  socklen_t anylen;
+  if (res->ai_family == AF_INET6) {
+    any.ss_family = AF_INET6;
+    anylen = sizeof(struct sockaddr_in6);
+  } else {
+    any.ss_family = AF_INET;
+    anylen = sizeof(struct sockaddr_in);
+  }
+  p.ep = quic_endpoint_new(loop, (struct sockaddr *)&any, anylen, NULL, NULL, NULL, NULL, err, sizeof err);
+  if (!p.ep) {
+    fprintf(stderr, "quic-probe: %s\n", err);
+    return 1;
+  }
+  uv_timer_init(loop, &p.timer);
+  p.timer.data = &p;
+  uv_timer_start(&p.timer, on_timeout, (uint64_t)timeout_ms, 0);
+  quic_conn *c = quic_endpoint_connect(p.ep, res->ai_addr, res->ai_addrlen, tls, server_name ? server_name : host,
+                                       alpn, n_alpn, &handler, &p, err, sizeof err);
+  freeaddrinfo(res);
+  if (!c) {
+    fprintf(stderr, "quic-probe: %s\n", err);
+    finish(&p, 1);
+  }
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_loop_close(loop);
+  tls_ctx_free(tls);
+  tls_global_cleanup();
+  free(alpn_buf);
+  return p.result;
+}
