@@ -1,0 +1,105 @@
+/* moq-relay: the Media over QUIC relay daemon. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "config.h"
+
+#include "base/log.h"
+#include "conf/config.h"
+#include "relay/relay.h"
+#include "tls/tls.h"
+
+/* Exit statuses */
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+typedef struct daemon_state {
+  uv_loop_t *loop;
+  relay *relay;
+  uv_signal_t sigterm, sigint;
+  uv_timer_t deadline;
+  int stopping;
+} daemon_state;
+
+static void on_relay_closed(void *arg) {
+  daemon_state *d = arg;
+  d->relay = NULL;
+  uv_close((uv_handle_t *)&d->sigterm, NULL);
+  uv_close((uv_handle_t *)&d->sigint, NULL);
+  uv_close((uv_handle_t *)&d->deadline, NULL);
+}
+
+static void on_deadline(uv_timer_t *t) {
+  LOG_WRN("shutdown_timeout", "reason=\"connections did not close in time\"");
+  uv_stop(t->loop);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  daemon_state *d = h->data;
+  if (d->stopping) {
+    LOG_WRN("shutdown_forced", "signal=%d", signum);
+    uv_stop(d->loop);
+    return;
+  }
+  d->stopping = 1;
+  LOG_INF("signal", "signal=%s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  uv_timer_start(&d->deadline, on_deadline, 3000, 0);
+  relay_shutdown(d->relay, on_relay_closed, d);
+}
+
+int main(int argc, char **argv) {
+  relay_config cfg;
+  config_init(&cfg);
+  char err[1024];
+  if (config_parse_args(&cfg, argc, argv, err, sizeof err)) {
+    fprintf(stderr, "moq-relay: %s\n(try: moq-relay --help)\n", err);
+    config_free(&cfg);
+    return EXIT_USAGE;
+  }
+  if (cfg.show_help) {
+    config_print_help(stdout, "moq-relay");
+    config_free(&cfg);
+    return EXIT_OK;
+  }
+  if (cfg.show_version) {
+    printf("moq-relay %s\n", PACKAGE_VERSION);
+    config_free(&cfg);
+    return EXIT_OK;
+  }
+  if (config_validate(&cfg, err, sizeof err)) {
+    fprintf(stderr, "moq-relay: %s\n", err);
+    config_free(&cfg);
+    return EXIT_USAGE;
+  }
+  log_set_level(cfg.log_level);
+  signal(SIGPIPE, SIG_IGN);
+  if (tls_global_init()) {
+    fprintf(stderr, "moq-relay: cannot initialise TLS\n");
+    config_free(&cfg);
+    return EXIT_RUNTIME;
+  }
+  daemon_state d = {.loop = uv_default_loop()};
+  d.relay = relay_new(d.loop, &cfg, err, sizeof err);
+  if (!d.relay) {
+    fprintf(stderr, "moq-relay: %s\n", err);
+    uv_run(d.loop, UV_RUN_NOWAIT); /* release handles of the partial start */
+    tls_global_cleanup();
+    config_free(&cfg);
+    return EXIT_RUNTIME;
+  }
+  uv_signal_init(d.loop, &d.sigterm);
+  uv_signal_init(d.loop, &d.sigint);
+  d.sigterm.data = d.sigint.data = &d;
+  uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+  uv_signal_start(&d.sigint, on_signal, SIGINT);
+  uv_timer_init(d.loop, &d.deadline);
+  uv_run(d.loop, UV_RUN_DEFAULT);
+  int clean = d.relay == NULL;
+  LOG_INF("exit", "clean=%d", clean);
+  if (clean) uv_loop_close(d.loop);
+  tls_global_cleanup();
+  config_free(&cfg);
+  return EXIT_OK;
+}

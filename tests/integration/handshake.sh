@@ -1,0 +1,46 @@
+#!/bin/sh
+# A QUIC handshake from moq-relay's own client core: each MoQ ALPN is negotiated, the server's
+# preference order wins, an offer with no overlap fails, and every way of checking the server's
+# certificate (CA file, pinned fingerprint, none) works while a wrong pin or CA is refused.
+. "$top_srcdir/tests/integration/lib.sh"
+trap relay_cleanup EXIT
+
+relay_start
+probe() { "$PROBE_BIN" --host 127.0.0.1 --port "$RELAY_PORT" --server-name localhost --timeout-ms 5000 "$@"; }
+
+for alpn in moql moq-lite-03 moq-lite-04 moq-lite-05; do
+  out=$(probe --ca "$RELAY_CA" --alpn "$alpn" --expect-alpn "$alpn") || fail "handshake with ALPN $alpn"
+  [ "$out" = "alpn=$alpn" ] || fail "ALPN $alpn: got '$out'"
+  ok "ALPN $alpn"
+done
+
+out=$(probe --ca "$RELAY_CA" --alpn moql,moq-lite-03,moq-lite-05) || fail "handshake with several ALPNs"
+[ "$out" = "alpn=moq-lite-05" ] || fail "server preference: expected moq-lite-05, got '$out'"
+ok "server preference order"
+
+if probe --ca "$RELAY_CA" --alpn h3x-nonsense >/dev/null 2>"$TEST_TMP/err"; then
+  fail "a handshake without a common ALPN succeeded"
+fi
+ok "no common ALPN refused: $(cat "$TEST_TMP/err")"
+
+out=$(probe --fingerprint "$RELAY_FINGERPRINT" --alpn moql) || fail "handshake with a pinned fingerprint"
+ok "pinned fingerprint"
+bad=$(printf '%064d' 0)
+if probe --fingerprint "$bad" --alpn moql >/dev/null 2>&1; then fail "a wrong fingerprint was accepted"; fi
+ok "wrong fingerprint refused"
+
+make_cert "$TEST_TMP" other || fail "openssl"
+if probe --ca "$TEST_TMP/cert.pem" --alpn moql >/dev/null 2>&1; then fail "a certificate from another CA was accepted"; fi
+ok "unknown CA refused"
+if "$PROBE_BIN" --host 127.0.0.1 --port "$RELAY_PORT" --server-name wrong.example --ca "$RELAY_CA" --alpn moql \
+  --timeout-ms 5000 >/dev/null 2>&1; then
+  fail "a certificate for another host name was accepted"
+fi
+ok "host name checked"
+probe --insecure --alpn moql >/dev/null || fail "handshake without verification"
+ok "verification disabled on request"
+
+kill -0 "$RELAY_PID" || fail "relay died"
+grep -q 'event=session_open .* alpn=moql' "$RELAY_LOG" || fail "no session_open log line"
+relay_stop || fail "relay exited with status $?"
+ok "clean exit"

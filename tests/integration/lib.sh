@@ -1,0 +1,105 @@
+# lib.sh: helpers for the integration tests (POSIX sh). Source it; it needs top_builddir.
+#   relay_start [ARGS...]  start moq-relay on 127.0.0.1 with free ports and a certificate made here
+#                          (openssl, ECDSA P-256, SAN localhost + 127.0.0.1); sets RELAY_PID,
+#                          RELAY_PORT (UDP), RELAY_HTTP_PORT (TCP), RELAY_CA (its PEM),
+#                          RELAY_FINGERPRINT, RELAY_LOG. ARGS replace the certificate options when
+#                          they contain --tls-generate/--tls-cert, and are appended otherwise.
+#   relay_stop             SIGTERM the relay and wait (SIGKILL after 5 s); returns its exit status
+#   test_tmpdir            a private temporary directory, removed by relay_cleanup
+#   fail MSG / ok MSG      report
+
+: "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_srcdir:=$top_builddir}"
+RELAY_BIN="$top_builddir/moq-relay"
+PROBE_BIN="$top_builddir/tests/tools/quic-probe"
+
+TEST_TMP=${TEST_TMP:-$(mktemp -d "${TMPDIR:-/tmp}/moq-test.XXXXXX")}
+export TEST_TMP
+
+ok() { printf 'ok: %s\n' "$*"; }
+fail() {
+  printf 'FAIL: %s\n' "$*" >&2
+  if [ -n "${RELAY_LOG:-}" ] && [ -f "$RELAY_LOG" ]; then
+    printf -- '--- relay log (last 30 lines) ---\n' >&2
+    tail -n 30 "$RELAY_LOG" >&2
+  fi
+  exit 1
+}
+
+# make_cert DIR NAME: a self-signed ECDSA P-256 certificate for NAME, localhost and 127.0.0.1.
+make_cert() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 10 -nodes \
+    -subj "/CN=$2" -addext "subjectAltName=DNS:$2,DNS:localhost,IP:127.0.0.1" \
+    -keyout "$1/key.pem" -out "$1/cert.pem" >/dev/null 2>&1
+}
+
+# wait_for_line FILE PATTERN SECONDS
+wait_for_line() {
+  _n=0
+  while [ "$_n" -lt $(($3 * 10)) ]; do
+    grep -q -- "$2" "$1" 2>/dev/null && return 0
+    if [ -n "${RELAY_PID:-}" ] && ! kill -0 "$RELAY_PID" 2>/dev/null; then return 1; fi
+    sleep 0.1
+    _n=$((_n + 1))
+  done
+  return 1
+}
+
+relay_start() {
+  RELAY_DIR=$(mktemp -d "$TEST_TMP/relay.XXXXXX")
+  RELAY_LOG="$RELAY_DIR/relay.log"
+  _cert_args=""
+  case " $* " in
+  *" --tls-generate"* | *" --tls-cert"*) ;;
+  *)
+    make_cert "$RELAY_DIR" localhost || fail "openssl could not make a certificate"
+    RELAY_CA="$RELAY_DIR/cert.pem"
+    _cert_args="--tls-cert $RELAY_DIR/cert.pem --tls-key $RELAY_DIR/key.pem"
+    ;;
+  esac
+  # shellcheck disable=SC2086
+  "$RELAY_BIN" --server-bind 127.0.0.1:0 --web-http-listen 127.0.0.1:0 --log-level debug \
+    $_cert_args "$@" >"$RELAY_DIR/stdout" 2>"$RELAY_LOG" &
+  RELAY_PID=$!
+  if ! wait_for_line "$RELAY_LOG" "event=listening" 10; then
+    fail "relay did not start"
+  fi
+  _line=$(grep 'event=listening' "$RELAY_LOG" | head -n 1)
+  RELAY_PORT=$(printf '%s\n' "$_line" | sed -n 's/.* quic=[^ ]*:\([0-9]*\) .*/\1/p')
+  RELAY_HTTP_PORT=$(printf '%s\n' "$_line" | sed -n 's/.* http=[^ ]*:\([0-9]*\) .*/\1/p')
+  RELAY_FINGERPRINT=$(printf '%s\n' "$_line" | sed -n 's/.* fingerprint=\([0-9a-f]*\).*/\1/p')
+  [ -n "$RELAY_PORT" ] || fail "no QUIC port in: $_line"
+  export RELAY_PID RELAY_PORT RELAY_HTTP_PORT RELAY_FINGERPRINT RELAY_LOG
+  [ -n "${RELAY_CA:-}" ] && export RELAY_CA
+  return 0
+}
+
+relay_stop() {
+  [ -n "${RELAY_PID:-}" ] || return 0
+  kill -TERM "$RELAY_PID" 2>/dev/null || { RELAY_PID=; return 0; }
+  _n=0
+  while kill -0 "$RELAY_PID" 2>/dev/null && [ "$_n" -lt 50 ]; do
+    sleep 0.1
+    _n=$((_n + 1))
+  done
+  if kill -0 "$RELAY_PID" 2>/dev/null; then
+    kill -KILL "$RELAY_PID" 2>/dev/null
+    wait "$RELAY_PID" 2>/dev/null
+    RELAY_PID=
+    return 124
+  fi
+  wait "$RELAY_PID"
+  _rc=$?
+  RELAY_PID=
+  return $_rc
+}
+
+relay_cleanup() {
+  relay_stop >/dev/null 2>&1 || :
+  rm -rf "$TEST_TMP"
+}
+
+# http_get PORT PATH: prints the body; headers go to $TEST_TMP/headers.
+http_get() {
+  curl -sS --max-time 5 -D "$TEST_TMP/headers" "http://127.0.0.1:$1$2"
+}
