@@ -1,0 +1,61 @@
+/* config: the relay's settings, from a TOML file and command-line options (options win).
+ * Keys and flags follow the reference relay (moq-dev's moq-relay) where it has them. */
+#ifndef MOQ_CONF_CONFIG_H
+#define MOQ_CONF_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/log.h"
+
+/* A growable list of owned strings. */
+typedef struct str_list {
+  char **items; /* owned, each owned */
+  size_t len;
+} str_list;
+
+typedef struct relay_config {
+  char *config_path;       /* owned: the TOML file read, or NULL */
+  char *server_bind;       /* owned, except the built-in default "[::]:4443" (a static string that
+                            * config_free skips): QUIC UDP address. Change it only through config_* */
+  char *tls_cert;          /* owned: PEM certificate chain path, or NULL */
+  char *tls_key;           /* owned: PEM private key path, or NULL */
+  str_list tls_generate;   /* host names for a self-signed certificate */
+  char *tls_root;          /* owned: CA PEM for optional client certificates (mTLS), or NULL */
+  char *web_http_listen;   /* owned: TCP address of the HTTP listener, or NULL (disabled) */
+  log_level log_level;     /* default LOG_INFO */
+  uint64_t quic_idle_timeout_ms; /* default 30000 */
+  uint64_t quic_keep_alive_ms;   /* default 5000; 0 disables */
+  uint64_t quic_max_streams;     /* per direction and kind, default 1024 */
+  str_list auth_public;    /* prefixes open to anonymous publish+subscribe ("" = everything) */
+  int show_help;           /* --help was given */
+  int show_version;        /* --version was given */
+} relay_config;
+
+/* Fills cfg with the defaults. */
+void config_init(relay_config *cfg);
+/* Frees everything cfg owns and leaves it as after config_init. */
+void config_free(relay_config *cfg);
+/* Reads the TOML file at path into cfg (keys not in the file keep their values). Returns 0, or -1 with a
+ * message "FILE:LINE: key KEY: what was expected" in err (cfg is then unchanged). */
+int config_load_file(relay_config *cfg, const char *path, char *err, size_t errlen);
+/* Parses TOML text (name is used in messages) into cfg. Same contract as config_load_file. */
+int config_load_string(relay_config *cfg, const char *name, const char *text, size_t len, char *err,
+                       size_t errlen);
+/* Parses argv: an optional positional CONFIG.toml (loaded first), then the environment (MOQ_SERVER_BIND,
+ * MOQ_SERVER_TLS_CERT, MOQ_SERVER_TLS_KEY, MOQ_SERVER_TLS_GENERATE, MOQ_LOG_LEVEL), then the options,
+ * which override both whatever their order. With --help or --version only sets show_help/show_version.
+ * Returns 0, or -1 with a message naming the option in err (cfg is then unchanged). */
+int config_parse_args(relay_config *cfg, int argc, char **argv, char *err, size_t errlen);
+/* Checks the combination (a certificate source is given, addresses parse, ...). 0 or -1 with err. */
+int config_validate(const relay_config *cfg, char *err, size_t errlen);
+/* Writes the --help text. */
+void config_print_help(FILE *out, const char *argv0);
+
+/* Appends a copy of s to l. Returns 0 or -1 on allocation failure. */
+int str_list_push(str_list *l, const char *s);
+/* Frees l's strings and array. */
+void str_list_free(str_list *l);
+
+#endif
