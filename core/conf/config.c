@@ -719,6 +719,10 @@ int config_validate(const relay_config *cfg, char *err, size_t errlen) {
                 (unsigned long long)cfg->quic_idle_timeout_ms);
   if (cfg->quic_max_streams < 1 || cfg->quic_max_streams > MAX_STREAMS_LIMIT)
     return errf(err, errlen, "--server-quic-max-streams: expected an integer from 1 to 65535");
+  if (cfg->auth_public.len == 0)
+    return errf(err, errlen,
+                "no access is configured, so nobody could publish or subscribe: give --auth-public PREFIX "
+                "(\"\" opens everything to everyone), or [auth] public = \"anon\" in the config file");
   return 0;
 }
 

@@ -487,30 +487,37 @@ static void conn_close_with(quic_conn *c, const ngtcp2_ccerr *ccerr, const quic_
   conn_enter_end(c, QC_CLOSING);
 }
 
-void quic_conn_close(quic_conn *c, uint64_t app_code, const char *reason) {
-  if (!c || c->state >= QC_CLOSING) return;
-  if (c->in_ngtcp2) { /* finish after ngtcp2 returns */
-    c->close_requested = 1;
-    c->close_code = app_code;
-    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ? reason : "");
-    return;
-  }
+/* Sends CONNECTION_CLOSE for a close the layer above asked for (from the flush, never re-entrantly). */
+static void conn_close_now(quic_conn *c) {
+  c->close_requested = 0;
   /* Send what is queued first (the handshake's last flight, FINs), as far as congestion allows. */
+  c->closing_flush = 1;
   quic_conn_flush(c);
+  c->closing_flush = 0;
   if (c->state >= QC_CLOSING) return;
   ngtcp2_ccerr ccerr;
   ngtcp2_ccerr_default(&ccerr);
-  size_t rlen = reason ? strlen(reason) : 0;
+  size_t rlen = strlen(c->close_reason);
   if (rlen > 100) rlen = 100;
   if (c->state == QC_HANDSHAKE) {
     /* Before the handshake an application close is sent as a transport APPLICATION_ERROR. */
-    ngtcp2_ccerr_set_transport_error(&ccerr, NGTCP2_APPLICATION_ERROR, (const uint8_t *)reason, rlen);
+    ngtcp2_ccerr_set_transport_error(&ccerr, NGTCP2_APPLICATION_ERROR, (const uint8_t *)c->close_reason, rlen);
   } else {
-    ngtcp2_ccerr_set_application_error(&ccerr, app_code, (const uint8_t *)reason, rlen);
+    ngtcp2_ccerr_set_application_error(&ccerr, c->close_code, (const uint8_t *)c->close_reason, rlen);
   }
-  quic_close_info info = {.by_peer = 0, .is_app = 1, .code = app_code};
-  snprintf(info.reason, sizeof info.reason, "%s", reason ? reason : "");
+  quic_close_info info = {.by_peer = 0, .is_app = 1, .code = c->close_code};
+  snprintf(info.reason, sizeof info.reason, "%s", c->close_reason);
   conn_close_with(c, &ccerr, &info);
+}
+
+void quic_conn_close(quic_conn *c, uint64_t app_code, const char *reason) {
+  if (!c || c->state >= QC_CLOSING || c->close_requested) return;
+  /* Never re-entrant: the close happens on the endpoint's next flush, so a caller deep inside a
+   * callback (of this connection or another) never sees the handler's on_closed under its feet. */
+  c->close_requested = 1;
+  c->close_code = app_code;
+  snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ? reason : "");
+  quic_endpoint_want_flush(c->ep, c);
 }
 
 /* Handles a negative return of ngtcp2_conn_read_pkt / handle_expiry / write. */
@@ -562,11 +569,6 @@ static void after_ngtcp2(quic_conn *c) {
   if (c->pending_ccerr_set && c->state <= QC_READY) {
     c->pending_ccerr_set = 0;
     conn_close_with(c, &c->pending_ccerr, &c->pending_info);
-    return;
-  }
-  if (c->close_requested && c->state <= QC_READY) {
-    c->close_requested = 0;
-    quic_conn_close(c, c->close_code, c->close_reason);
   }
 }
 
@@ -795,6 +797,10 @@ static int flush_stash(quic_conn *c) {
 
 void quic_conn_flush(quic_conn *c) {
   if (c->state >= QC_CLOSING) return;
+  if (c->close_requested && !c->closing_flush) {
+    conn_close_now(c);
+    return;
+  }
   if (flush_stash(c)) return;
   size_t mtu = ngtcp2_conn_get_max_tx_udp_payload_size(c->conn);
   size_t path_mtu = ngtcp2_conn_get_path_max_tx_udp_payload_size(c->conn);

@@ -75,6 +75,8 @@ enum {
 
 /* Fills s with the defaults. */
 void quic_settings_default(quic_settings *s);
+/* Fills out with len cryptographically random bytes (getrandom). */
+void quic_random(uint8_t *out, size_t len);
 
 /* Creates an endpoint bound to addr. server_tls (borrowed, may be NULL for a client-only endpoint)
  * enables accepting connections, each reported to on_accept. Returns NULL with err. */
@@ -127,8 +129,9 @@ size_t quic_conn_stream_queued(quic_conn *c, int64_t stream_id);
 /* Sends a QUIC DATAGRAM (copied); dropped silently if it does not fit or the peer does not accept
  * datagrams. 0 or QUIC_ERR_*. */
 int quic_conn_send_datagram(quic_conn *c, const void *data, size_t len);
-/* Closes the connection with an application error code and reason. The handler's on_closed runs
- * (possibly before this returns). */
+/* Closes the connection with an application error code and reason, after sending what is queued
+ * as far as congestion allows. Never re-entrant: it happens on the endpoint's next flush, where the
+ * handler's on_closed runs. */
 void quic_conn_close(quic_conn *c, uint64_t app_code, const char *reason);
 
 #endif

@@ -74,7 +74,8 @@ struct quic_conn {
   int in_ngtcp2;                /* inside ngtcp2_conn_read_pkt / handle_expiry */
   int want_flush;               /* on the endpoint's flush list */
   int blocked;                  /* on the endpoint's writable-wait list */
-  int close_requested;          /* quic_conn_close called inside ngtcp2; done after it returns */
+  int close_requested;          /* quic_conn_close was called; done on the next flush */
+  int closing_flush;            /* the last flush before CONNECTION_CLOSE */
   uint64_t close_code;
   char close_reason[128];
   int notified;                 /* on_closed already delivered */
@@ -120,6 +121,5 @@ void quic_endpoint_wait_writable(quic_endpoint *ep, quic_conn *c);
 int quic_endpoint_add_cid(quic_endpoint *ep, const uint8_t *id, size_t len, quic_conn *c);
 void quic_endpoint_del_cid(quic_endpoint *ep, const uint8_t *id, size_t len);
 void quic_endpoint_conn_freed(quic_endpoint *ep, quic_conn *c);
-void quic_random(uint8_t *out, size_t len);
 
 #endif

@@ -6,9 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/scope.h"
 #include "base/addr.h"
 #include "base/log.h"
 #include "http/http_server.h"
+#include "moq/quic_binding.h"
+#include "moq/session.h"
+#include "origin/origin.h"
 #include "quic/quic.h"
 #include "tls/tls.h"
 
@@ -22,33 +26,82 @@ struct relay {
   tls_ctx *tls;               /* owned */
   quic_endpoint *quic;        /* owned */
   http_server *http;          /* owned */
+  origin *origin;             /* owned: every broadcast of every session */
+  uint64_t hop_id;            /* this relay's hop id in announcements */
+  size_t n_sessions;
   int pending_closes;
   void (*done)(void *);
   void *done_arg;
 };
 
 /* ------------------------------------------------------------------------------------------ */
-/* Sessions (the moq layer plugs in here) */
+/* Sessions */
 
-static void session_ready(quic_conn *c, void *ud) {
-  (void)ud;
-  char addr[64];
+/* Admission: the session's path (and query) against the configured access. Tokens come with the
+ * auth plugins; for now public prefixes, scoped as the reference relay does. */
+static void session_path(moq_session *s, const char *path_and_query, int role, void *ud) {
+  moq_quic_binding *b = ud;
+  relay *r = b->owner;
+  char path[1100];
+  size_t n = strcspn(path_and_query, "?");
+  if (n >= sizeof path) n = sizeof path - 1;
+  memcpy(path, path_and_query, n);
+  path[n] = 0;
+  const char *const *pub = (const char *const *)r->cfg->auth_public.items;
+  size_t n_pub = r->cfg->auth_public.len;
+  scope_result res;
+  int rv = scope_apply(path, "", pub, n_pub, pub, n_pub, &res);
+  char q[300];
+  if (rv != SCOPE_OK) {
+    LOG_INF("session_refused", "conn=%s path=%s reason=\"%s\"", quic_conn_log_id(b->conn), log_quote(q, sizeof q, path),
+            rv == SCOPE_ERR_NOMEM ? "out of memory" : "no access to this path without a token");
+    moq_session_close(s, MOQ_CODE_UNAUTHORIZED, "unauthorized");
+    return;
+  }
+  moq_grants g = {.publish = (const char *const *)res.publish, .n_publish = res.n_publish,
+                  .subscribe = (const char *const *)res.subscribe, .n_subscribe = res.n_subscribe};
+  if (role == 1) g.n_subscribe = 0; /* lite-05 Role: a publisher only */
+  if (role == 2) g.n_publish = 0;   /* a subscriber only */
+  LOG_INF("session_accepted", "conn=%s root=%s publish=%zu subscribe=%zu", quic_conn_log_id(b->conn),
+          res.root[0] ? res.root : "/", g.n_publish, g.n_subscribe);
+  if (moq_session_accept(s, res.root, &g)) moq_session_close(s, MOQ_CODE_UNAUTHORIZED, "cannot accept");
+  scope_result_free(&res);
+}
+
+static const moq_session_events session_events = {.on_path = session_path};
+
+static void session_ready(moq_quic_binding *b) {
+  relay *r = b->owner;
+  quic_conn *c = b->conn;
+  char addr[80];
   addr_format((const struct sockaddr *)&quic_conn_remote(c)->ss, addr, sizeof addr);
+  moq_session_config sc = {.is_server = 1, .alpn = quic_conn_alpn(c), .hop_id = r->hop_id,
+                           .log_id = quic_conn_log_id(c)};
+  moq_transport tr;
+  moq_quic_transport(&tr, c);
+  b->session = moq_session_new(&sc, &tr, r->origin, &session_events, b);
   LOG_INF("session_open", "conn=%s remote=%s alpn=%s", quic_conn_log_id(c), addr, quic_conn_alpn(c));
 }
 
-static void session_closed(quic_conn *c, const quic_close_info *info, void *ud) {
-  (void)info;
-  (void)ud;
-  LOG_DBG("session_closed", "conn=%s", quic_conn_log_id(c));
+static void session_gone(moq_quic_binding *b, const quic_close_info *info) {
+  relay *r = b->owner;
+  r->n_sessions--;
+  free(b);
 }
 
-static const quic_conn_handler session_handler = {
-    .on_ready = session_ready,
-    .on_closed = session_closed,
-};
-
-static void on_accept(void *ud, quic_conn *c) { quic_conn_set_handler(c, &session_handler, ud); }
+static void on_accept(void *ud, quic_conn *c) {
+  relay *r = ud;
+  moq_quic_binding *b = calloc(1, sizeof *b);
+  if (!b) {
+    quic_conn_close(c, 0, "out of memory");
+    return;
+  }
+  b->ready = session_ready;
+  b->closed = session_gone;
+  b->owner = r;
+  r->n_sessions++;
+  quic_conn_set_handler(c, &moq_quic_handler, b);
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* HTTP */
@@ -94,6 +147,7 @@ static const http_server_callbacks http_callbacks = {.on_request = on_http_reque
 /* Life cycle */
 
 static void free_relay(relay *r) {
+  origin_free(r->origin);
   tls_ctx_free(r->tls);
   tls_identity_free(&r->identity);
   free(r);
@@ -107,6 +161,16 @@ relay *relay_new(uv_loop_t *loop, const relay_config *cfg, char *err, size_t err
   }
   r->loop = loop;
   r->cfg = cfg;
+  r->origin = origin_new(NULL, NULL, NULL);
+  if (!r->origin) {
+    snprintf(err, errlen, "out of memory");
+    goto fail;
+  }
+  /* A random hop id below 2^53 (older JS clients read hop ids as doubles), never 0. */
+  uint8_t rnd[8];
+  quic_random(rnd, sizeof rnd);
+  for (size_t i = 0; i < 8; i++) r->hop_id = r->hop_id << 8 | rnd[i];
+  r->hop_id = (r->hop_id & ((1ULL << 53) - 1)) | 1;
   if (cfg->tls_generate.len > 0) {
     if (tls_identity_generate(&r->identity, (const char *const *)cfg->tls_generate.items, cfg->tls_generate.len,
                               err, errlen))

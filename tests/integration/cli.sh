@@ -19,9 +19,10 @@ expect_error() { # expect_error PATTERN ARGS...: exit status 2 and PATTERN on st
 }
 
 expect_error '--no-such-flag' --no-such-flag
+expect_error 'no access is configured' --tls-generate localhost --server-bind 127.0.0.1:0
 expect_error 'log-level' --tls-generate localhost --log-level loud
-expect_error 'certificate' --server-bind 127.0.0.1:0
-expect_error 'server-bind' --tls-generate localhost --server-bind nonsense
+expect_error 'certificate' --server-bind 127.0.0.1:0 --auth-public anon
+expect_error 'server-bind' --tls-generate localhost --server-bind nonsense --auth-public anon
 
 cat >"$TEST_TMP/bad.toml" <<'TOML'
 [server]
@@ -48,6 +49,8 @@ generate = ["localhost", "127.0.0.1"]
 listen = "127.0.0.1:0"
 [log]
 level = "debug"
+[auth]
+public = "anon"
 TOML
 relay_start "$TEST_TMP/good.toml" --tls-generate localhost
 grep -q 'quic=127.0.0.1:1 ' "$RELAY_LOG" && fail "the flag did not override the file"
@@ -58,6 +61,6 @@ ok "config file with overriding flags"
 
 # A missing certificate file is a runtime error that names the file.
 "$RELAY_BIN" --server-bind 127.0.0.1:0 --tls-cert "$TEST_TMP/none.pem" --tls-key "$TEST_TMP/none.key" \
-  2>"$TEST_TMP/err" && fail "started without a certificate file"
+  --auth-public anon 2>"$TEST_TMP/err" && fail "started without a certificate file"
 grep -q 'none.pem' "$TEST_TMP/err" || fail "the error does not name the file: $(cat "$TEST_TMP/err")"
 ok "missing certificate file named"

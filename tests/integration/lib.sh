@@ -3,7 +3,9 @@
 #                          (openssl, ECDSA P-256, SAN localhost + 127.0.0.1); sets RELAY_PID,
 #                          RELAY_PORT (UDP), RELAY_HTTP_PORT (TCP), RELAY_CA (its PEM),
 #                          RELAY_FINGERPRINT, RELAY_LOG. ARGS replace the certificate options when
-#                          they contain --tls-generate/--tls-cert, and are appended otherwise.
+#                          they contain --tls-generate/--tls-cert, and are appended otherwise;
+#                          everything is public (--auth-public "") unless ARGS name access or a
+#                          config file.
 #   relay_stop             SIGTERM the relay and wait (SIGKILL after 5 s); returns its exit status
 #   test_tmpdir            a private temporary directory, removed by relay_cleanup
 #   fail MSG / ok MSG      report
@@ -57,9 +59,11 @@ relay_start() {
     _cert_args="--tls-cert $RELAY_DIR/cert.pem --tls-key $RELAY_DIR/key.pem"
     ;;
   esac
+  _auth_args="--auth-public="
+  case " $* " in *" --auth-public"* | *".toml "*) _auth_args="" ;; esac
   # shellcheck disable=SC2086
   "$RELAY_BIN" --server-bind 127.0.0.1:0 --web-http-listen 127.0.0.1:0 --log-level debug \
-    $_cert_args "$@" >"$RELAY_DIR/stdout" 2>"$RELAY_LOG" &
+    $_cert_args $_auth_args "$@" >"$RELAY_DIR/stdout" 2>"$RELAY_LOG" &
   RELAY_PID=$!
   if ! wait_for_line "$RELAY_LOG" "event=listening" 10; then
     fail "relay did not start"

@@ -610,6 +610,9 @@ START_TEST(test_validate) {
   validate_fails(&cfg,
                  "no TLS certificate: give --tls-cert and --tls-key, or --tls-generate localhost");
   args_ok(&cfg, ARGS("--tls-generate", "localhost"));
+  validate_fails(&cfg, "no access is configured, so nobody could publish or subscribe: give --auth-public "
+                       "PREFIX (\"\" opens everything to everyone), or [auth] public = \"anon\" in the config file");
+  args_ok(&cfg, ARGS("--auth-public", ""));
   validate_ok(&cfg);
   args_ok(&cfg, ARGS("--tls-cert", "/nonexistent/c.pem")); /* existence is not checked here */
   validate_fails(&cfg, "both a TLS certificate file and --tls-generate were given: use --tls-cert "
@@ -624,7 +627,7 @@ START_TEST(test_validate) {
   config_init(&cfg);
   args_ok(&cfg, ARGS("--tls-key", "k.pem"));
   validate_fails(&cfg, "--tls-key was given without --tls-cert: give both");
-  args_ok(&cfg, ARGS("--tls-cert", "c.pem"));
+  args_ok(&cfg, ARGS("--tls-cert", "c.pem", "--auth-public", "anon"));
   validate_ok(&cfg);
 
   /* addresses */
