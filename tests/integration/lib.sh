@@ -107,3 +107,44 @@ relay_cleanup() {
 http_get() {
   curl -sS --max-time 5 -D "$TEST_TMP/headers" "http://127.0.0.1:$1$2"
 }
+
+CLI_BIN="$top_builddir/moq-cli"
+# cli ARGS...: moq-cli trusting the test relay's certificate.
+cli() { "$CLI_BIN" --tls-root "$RELAY_CA" "$@"; }
+# relay_url [PATH]: the raw QUIC URL of the test relay.
+relay_url() { printf 'moql://localhost:%s/%s' "$RELAY_PORT" "${1:-}"; }
+# log_count PATTERN: how many relay log lines match.
+log_count() { grep -c -- "$1" "$RELAY_LOG" 2>/dev/null || true; }
+# wait_log_count PATTERN N SECONDS: until at least N relay log lines match.
+wait_log_count() {
+  _n=0
+  while [ "$_n" -lt $(($3 * 10)) ]; do
+    [ "$(log_count "$1")" -ge "$2" ] && return 0
+    sleep 0.1
+    _n=$((_n + 1))
+  done
+  return 1
+}
+# start_publisher NAME ALPN BROADCAST TRACK [MOQ-CLI OPTIONS]: a publisher reading the FIFO
+# $TEST_TMP/NAME.in, held open by a sleeping writer until close_publisher; sets PUB_PID.
+# PUB_PATH (optional) is the URL path it connects to.
+start_publisher() {
+  _name=$1 _alpn=$2 _bc=$3 _tr=$4
+  shift 4
+  PUB_FIFO="$TEST_TMP/$_name.in"
+  rm -f "$PUB_FIFO"
+  mkfifo "$PUB_FIFO"
+  cli --alpn "$_alpn" publish "$(relay_url "${PUB_PATH:-}")" "$_bc" "$_tr" "$@" <"$PUB_FIFO" \
+    2>"$TEST_TMP/$_name.err" &
+  PUB_PID=$!
+  sleep 100000 >"$PUB_FIFO" &
+  PUB_HOLD=$!
+}
+# feed FILE: writes FILE to the publisher started last.
+feed() { cat "$1" >"$PUB_FIFO"; }
+# close_publisher: end of input; waits for the publisher to exit and returns its status.
+close_publisher() {
+  kill "$PUB_HOLD" 2>/dev/null
+  wait "$PUB_HOLD" 2>/dev/null
+  wait "$PUB_PID"
+}
