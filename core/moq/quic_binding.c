@@ -9,6 +9,7 @@ static int t_finish(void *ctx, int64_t sid) { return quic_conn_finish(ctx, sid);
 static int t_reset(void *ctx, int64_t sid, uint64_t code) { return quic_conn_reset_stream(ctx, sid, code); }
 static int t_stop(void *ctx, int64_t sid, uint64_t code) { return quic_conn_stop_sending(ctx, sid, code); }
 static size_t t_queued(void *ctx, int64_t sid) { return quic_conn_stream_queued(ctx, sid); }
+static int t_prio(void *ctx, int64_t sid, uint64_t prio) { return quic_conn_set_priority(ctx, sid, prio); }
 static void t_close(void *ctx, uint64_t code, const char *reason) { quic_conn_close(ctx, code, reason); }
 
 void moq_quic_transport(moq_transport *tr, quic_conn *c) {
@@ -19,6 +20,7 @@ void moq_quic_transport(moq_transport *tr, quic_conn *c) {
   tr->reset = t_reset;
   tr->stop = t_stop;
   tr->queued = t_queued;
+  tr->set_priority = t_prio;
   tr->close = t_close;
   tr->ctx = c;
 }

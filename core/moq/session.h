@@ -26,6 +26,7 @@ typedef struct moq_transport {
   int (*reset)(void *ctx, int64_t sid, uint64_t code); /* abort our sending side */
   int (*stop)(void *ctx, int64_t sid, uint64_t code);  /* ask the peer to stop sending */
   size_t (*queued)(void *ctx, int64_t sid);            /* bytes not yet acknowledged */
+  int (*set_priority)(void *ctx, int64_t sid, uint64_t prio); /* higher is sent first */
   void (*close)(void *ctx, uint64_t code, const char *reason); /* close the whole session */
   void *ctx;
 } moq_transport;

@@ -272,6 +272,9 @@ static int start_group(moq_session *s, serve_sub *ss, group *g) {
   o->sid = st->id;
   o->began_ms = sess_now_ms();
   st->obj = o;
+  /* Send order: the subscriber's priority, then the newest group first (below control streams). */
+  if (s->tr.set_priority)
+    s->tr.set_priority(s->tr.ctx, o->sid, ((uint64_t)ss->params.priority << 48) | (g->seq & ((1ULL << 48) - 1)));
   o->next = ss->outs;
   if (ss->outs) ss->outs->prev = o;
   ss->outs = o;
@@ -301,7 +304,7 @@ static void sink_group(void *ud, group *g) {
   }
   if (g->seq < ss->first_seq) return;
   if (g->seq > ss->last_seq || !ss->replied) ss->last_seq = g->seq;
-  reply_start(s, ss, ss->first_seq);
+  reply_start(s, ss, g->seq);
   start_group(s, ss, g);
 }
 
@@ -408,7 +411,13 @@ int serve_subscribe_open(moq_session *s, mstream *st) {
     if (moq_subscribe_reply_encode(&out, s->version, &r) >= 0) sess_send(s, st->id, &out);
     moq_buf_free(&out);
   }
-  if (track_subscribe(b, name, &ss->sink) != 0) sink_track_done(ss, MOQ_CODE_NOT_FOUND);
+  if (track_subscribe(b, name, &ss->sink) != 0) {
+    sink_track_done(ss, MOQ_CODE_NOT_FOUND);
+    return 0;
+  }
+  /* No group was cached: every group that begins from now on is new to this subscriber, in
+   * whatever order the streams arrive. */
+  if (!ss->have_first) ss->have_first = 1;
   return 0;
 }
 

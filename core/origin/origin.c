@@ -440,8 +440,6 @@ void track_unsubscribe(track_sink *sink) {
 
 group *track_group_begin(track *t, uint64_t seq) {
   if (t->finished || track_find_group(t, seq)) return NULL;
-  if (t->newest && seq < t->newest->seq && t->oldest && seq < t->oldest->seq && t->n_groups > 1)
-    return NULL; /* older than anything kept: nobody would see it */
   group *g = calloc(1, sizeof *g);
   if (!g) return NULL;
   g->seq = seq;

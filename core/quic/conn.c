@@ -23,14 +23,18 @@ static void conn_schedule(quic_conn *c) {
 /* ------------------------------------------------------------------------------------------ */
 /* Streams */
 
+/* Keeps the pending list ordered by priority, highest first; equal priorities take turns. */
 static void stream_pending_add(quic_conn *c, quic_stream *s) {
   if (s->pending) return;
   s->pending = 1;
-  s->pnext = NULL;
-  s->pprev = c->pend_tail;
-  if (c->pend_tail) c->pend_tail->pnext = s;
+  quic_stream *after = c->pend_tail;
+  while (after && after->prio < s->prio) after = after->pprev;
+  s->pprev = after;
+  s->pnext = after ? after->pnext : c->pend_head;
+  if (s->pnext) s->pnext->pprev = s;
+  else c->pend_tail = s;
+  if (after) after->pnext = s;
   else c->pend_head = s;
-  c->pend_tail = s;
 }
 
 static void stream_pending_del(quic_conn *c, quic_stream *s) {
@@ -80,6 +84,7 @@ static quic_stream *stream_get(quic_conn *c, int64_t id, int create) {
   s = calloc(1, sizeof *s);
   if (!s) return NULL;
   s->id = id;
+  s->prio = UINT64_MAX;
   if (ngtcp2_conn_set_stream_user_data(c->conn, id, s) != 0) {
     free(s);
     return NULL;
@@ -994,6 +999,18 @@ int quic_conn_stop_sending(quic_conn *c, int64_t sid, uint64_t code) {
   if (c->state != QC_READY) return QUIC_ERR_CLOSED;
   if (ngtcp2_conn_shutdown_stream_read(c->conn, 0, sid, code) != 0) return QUIC_ERR_NO_STREAM;
   conn_schedule(c);
+  return 0;
+}
+
+int quic_conn_set_priority(quic_conn *c, int64_t sid, uint64_t prio) {
+  if (c->state != QC_READY) return QUIC_ERR_CLOSED;
+  quic_stream *s = stream_get(c, sid, 1);
+  if (!s) return QUIC_ERR_NO_STREAM;
+  s->prio = prio;
+  if (s->pending) { /* re-sort */
+    stream_pending_del(c, s);
+    stream_pending_add(c, s);
+  }
   return 0;
 }
 

@@ -124,6 +124,9 @@ int quic_conn_finish(quic_conn *c, int64_t stream_id);
 int quic_conn_reset_stream(quic_conn *c, int64_t stream_id, uint64_t code);
 /* Asks the peer to stop sending on a stream. */
 int quic_conn_stop_sending(quic_conn *c, int64_t stream_id, uint64_t code);
+/* Sets a stream's send priority: when congestion or pacing limits what goes out, streams with a
+ * higher value are sent first (new streams have the highest, for control messages). */
+int quic_conn_set_priority(quic_conn *c, int64_t stream_id, uint64_t prio);
 /* Bytes queued on a stream and not yet acknowledged (for back-pressure decisions). */
 size_t quic_conn_stream_queued(quic_conn *c, int64_t stream_id);
 /* Sends a QUIC DATAGRAM (copied); dropped silently if it does not fit or the peer does not accept

@@ -27,6 +27,7 @@ typedef struct quic_stream {
   uint64_t sent;          /* stream offset of the next byte to hand to ngtcp2 */
   uint64_t end;           /* stream offset after the last queued byte */
   int fin_queued, fin_sent, shut; /* shut: reset or stopped; nothing more is sent */
+  uint64_t prio;          /* send order: higher first (default: highest, for control streams) */
   int pending;            /* on the connection's pending list */
   struct quic_stream *pnext, *pprev;
   struct quic_stream *anext, *aprev; /* the connection's list of all stream states */

@@ -7,7 +7,7 @@ trap relay_cleanup EXIT
 relay_start --auth-public anon
 
 # rooted publisher: moql://.../anon/room publishes "alice" = global anon/room/alice
-PUB_PATH=anon/room start_publisher p moq-lite-05 alice t
+PUB_PATH=anon/room start_publisher p moq-lite-05 alice t --group-frames 2
 wait_log_count 'event=broadcast_start path=anon/room/alice' 1 5 || fail "not published as anon/room/alice"
 ok "a broadcast published at /anon/room is anon/room/alice"
 cli subscribe "$(relay_url anon)" room/alice t --count 2 >"$TEST_TMP/a.out" 2>"$TEST_TMP/a.err" &
