@@ -36,6 +36,8 @@ enum {
   OPT_KEEP_ALIVE,
   OPT_MAX_STREAMS,
   OPT_AUTH_PUBLIC,
+  OPT_CACHE_DURATION,
+  OPT_CACHE_TRACK_CAPACITY,
   OPT_HELP,
   OPT_VERSION,
 };
@@ -53,6 +55,8 @@ static const struct option long_options[] = {
     {"server-quic-keep-alive", required_argument, NULL, OPT_KEEP_ALIVE},
     {"server-quic-max-streams", required_argument, NULL, OPT_MAX_STREAMS},
     {"auth-public", required_argument, NULL, OPT_AUTH_PUBLIC},
+    {"cache-duration", required_argument, NULL, OPT_CACHE_DURATION},
+    {"cache-track-capacity", required_argument, NULL, OPT_CACHE_TRACK_CAPACITY},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -91,6 +95,10 @@ static const option_doc option_docs[] = {
      "server.quic.max_streams", NULL},
     {"--auth-public PREFIX", NULL, "prefix open to anonymous clients (repeatable)", "none",
      "auth.public", NULL},
+    {"--cache-duration DUR", NULL, "keep groups older than the latest this long", "30s", "cache.duration",
+     NULL},
+    {"--cache-track-capacity BYTES", NULL, "cache per track beyond the latest group (KiB, MiB, GiB)", "32MiB",
+     "cache.track_capacity", NULL},
     {"--help", NULL, "print this help and exit", NULL, NULL, NULL},
     {"--version", NULL, "print the version and exit", NULL, NULL, NULL},
 };
@@ -114,6 +122,7 @@ typedef enum key_kind {
   K_STREAMS,  /* an integer 1..65535 */
   K_LEVEL,    /* a log level name */
   K_PREFIXES, /* a string or an array of strings, "" allowed */
+  K_BYTES,    /* an integer, or a string with a KiB/MiB/GiB suffix */
 } key_kind;
 
 static const struct {
@@ -140,6 +149,9 @@ static const struct {
     {"log.level", K_LEVEL, OPT_LOG_LEVEL},
     {"auth", K_TABLE, 0},
     {"auth.public", K_PREFIXES, OPT_AUTH_PUBLIC},
+    {"cache", K_TABLE, 0},
+    {"cache.duration", K_DURATION, OPT_CACHE_DURATION},
+    {"cache.track_capacity", K_BYTES, OPT_CACHE_TRACK_CAPACITY},
 };
 
 __attribute__((format(printf, 3, 4))) static int errf(char *err, size_t errlen, const char *fmt,
@@ -204,6 +216,8 @@ void config_init(relay_config *cfg) {
   cfg->log_level = LOG_INFO;
   cfg->quic_idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
   cfg->quic_keep_alive_ms = DEFAULT_KEEP_ALIVE_MS;
+  cfg->cache_duration_ms = 30000;
+  cfg->cache_track_bytes = 32u << 20;
   cfg->quic_max_streams = DEFAULT_MAX_STREAMS;
 }
 
@@ -268,6 +282,33 @@ static char **string_field(relay_config *cfg, int id) {
 }
 
 /* Parses "30", "30s", "500ms", "2m" or "1h" into milliseconds. 0 or -1. */
+/* The field a duration option sets. */
+static uint64_t *duration_field(relay_config *cfg, int id) {
+  switch (id) {
+  case OPT_IDLE_TIMEOUT: return &cfg->quic_idle_timeout_ms;
+  case OPT_KEEP_ALIVE: return &cfg->quic_keep_alive_ms;
+  default: return &cfg->cache_duration_ms;
+  }
+}
+
+/* "123", "64KiB", "32MiB", "1GiB" (also KB/MB/GB, the same powers of 1024). */
+static int parse_bytes(const char *s, uint64_t *out) {
+  uint64_t v = 0, mult = 1;
+  const char *p = s;
+  if (*p < '0' || *p > '9') return -1;
+  for (; *p >= '0' && *p <= '9'; p++) {
+    if (v > (UINT64_MAX - 9) / 10) return -1;
+    v = v * 10 + (uint64_t)(*p - '0');
+  }
+  if (!strcmp(p, "KiB") || !strcmp(p, "KB") || !strcmp(p, "k")) mult = 1ULL << 10;
+  else if (!strcmp(p, "MiB") || !strcmp(p, "MB") || !strcmp(p, "M")) mult = 1ULL << 20;
+  else if (!strcmp(p, "GiB") || !strcmp(p, "GB") || !strcmp(p, "G")) mult = 1ULL << 30;
+  else if (*p) return -1;
+  if (v > UINT64_MAX / mult) return -1;
+  *out = v * mult;
+  return 0;
+}
+
 static int parse_duration(const char *s, uint64_t *ms) {
   uint64_t v = 0, mult = 1000;
   const char *p = s;
@@ -359,11 +400,17 @@ static int apply_text(relay_config *cfg, int id, const char *v, const char *labe
     return 0;
   case OPT_IDLE_TIMEOUT:
   case OPT_KEEP_ALIVE:
+  case OPT_CACHE_DURATION:
     if (parse_duration(v, &u))
       return errf(err, errlen, "%s: expected " DURATION_EXPECTED ", got \"%s\"", label, v);
     if (id == OPT_IDLE_TIMEOUT && u == 0)
       return errf(err, errlen, "%s: the idle timeout must be greater than 0", label);
-    *(id == OPT_IDLE_TIMEOUT ? &cfg->quic_idle_timeout_ms : &cfg->quic_keep_alive_ms) = u;
+    *duration_field(cfg, id) = u;
+    return 0;
+  case OPT_CACHE_TRACK_CAPACITY:
+    if (parse_bytes(v, &u))
+      return errf(err, errlen, "%s: expected a size such as 32MiB, got \"%s\"", label, v);
+    cfg->cache_track_bytes = u;
     return 0;
   case OPT_MAX_STREAMS:
     if (parse_streams(v, &u))
@@ -472,7 +519,18 @@ static int file_value(loader *ld, key_kind kind, int id, const char *path, const
     }
     if (id == OPT_IDLE_TIMEOUT && u == 0)
       return key_err(ld, v->line, path, "the idle timeout must be greater than 0");
-    *(id == OPT_IDLE_TIMEOUT ? &cfg->quic_idle_timeout_ms : &cfg->quic_keep_alive_ms) = u;
+    *duration_field(cfg, id) = u;
+    return 0;
+  case K_BYTES:
+    if (toml_int(v, &i) == 0) {
+      if (i < 0) return key_err(ld, v->line, path, "expected a size such as \"32MiB\", got %lld", (long long)i);
+      u = (uint64_t)i;
+    } else if (toml_string(v, &s) == 0) {
+      if (parse_bytes(s, &u)) return key_err(ld, v->line, path, "expected a size such as \"32MiB\", got \"%s\"", s);
+    } else {
+      return key_err(ld, v->line, path, "expected a size such as \"32MiB\", got %s", toml_type_name(v->type));
+    }
+    cfg->cache_track_bytes = u;
     return 0;
   case K_STREAMS:
     if (toml_int(v, &i))

@@ -161,7 +161,11 @@ relay *relay_new(uv_loop_t *loop, const relay_config *cfg, char *err, size_t err
   }
   r->loop = loop;
   r->cfg = cfg;
-  r->origin = origin_new(NULL, NULL, NULL);
+  origin_limits ol;
+  origin_limits_default(&ol);
+  ol.cache_ms = cfg->cache_duration_ms;
+  ol.cache_track_bytes = (size_t)cfg->cache_track_bytes;
+  r->origin = origin_new(&ol, NULL, NULL);
   if (!r->origin) {
     snprintf(err, errlen, "out of memory");
     goto fail;

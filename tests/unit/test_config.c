@@ -669,6 +669,31 @@ START_TEST(test_validate) {
 }
 END_TEST
 
+START_TEST(test_cache_keys) {
+  relay_config cfg;
+  config_init(&cfg);
+  ck_assert_uint_eq(cfg.cache_duration_ms, 30000);
+  ck_assert_uint_eq(cfg.cache_track_bytes, 32u << 20);
+  load_ok(&cfg, "[cache]\nduration = \"2m\"\ntrack_capacity = \"1MiB\"\n");
+  ck_assert_uint_eq(cfg.cache_duration_ms, 120000);
+  ck_assert_uint_eq(cfg.cache_track_bytes, 1u << 20);
+  load_ok(&cfg, "cache.track_capacity = 4096\ncache.duration = 7\n");
+  ck_assert_uint_eq(cfg.cache_track_bytes, 4096);
+  ck_assert_uint_eq(cfg.cache_duration_ms, 7000);
+  char err[512];
+  const char *bad = "[cache]\ntrack_capacity = \"lots\"\n";
+  ck_assert_int_eq(config_load_string(&cfg, "relay.toml", bad, strlen(bad), err, sizeof err), -1);
+  assert_prefix(err, "relay.toml:2: key \"cache.track_capacity\": expected a size such as \"32MiB\", got \"lots\"",
+                "cache");
+  args_ok(&cfg, ARGS("--cache-duration", "500ms", "--cache-track-capacity", "2GiB"));
+  ck_assert_uint_eq(cfg.cache_duration_ms, 500);
+  ck_assert_uint_eq(cfg.cache_track_bytes, 2ULL << 30);
+  ck_assert_int_eq(parse_args(&cfg, ARGS("--cache-track-capacity", "12XB"), err, sizeof err), -1);
+  assert_prefix(err, "--cache-track-capacity: expected a size such as 32MiB, got \"12XB\"", "cache flag");
+  config_free(&cfg);
+}
+END_TEST
+
 START_TEST(test_help_text) {
   char *text = NULL;
   size_t len = 0;
@@ -742,6 +767,7 @@ static Suite *config_suite(void) {
   TCase *tc = tcase_create("file");
   tcase_add_checked_fixture(tc, clear_env, clear_env);
   tcase_add_test(tc, test_defaults);
+  tcase_add_test(tc, test_cache_keys);
   tcase_add_test(tc, test_file_every_key);
   tcase_add_test(tc, test_file_forms);
   tcase_add_loop_test(tc, test_file_durations, 0, (int)(sizeof durations / sizeof durations[0]));
