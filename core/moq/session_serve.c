@@ -26,7 +26,7 @@ static int encode_announce(moq_session *s, moq_buf *b, const char *suffix, const
   m.suffix = moq_str_c(suffix);
   size_t n = n_hops;
   if (n > MOQ_MAX_HOPS) n = MOQ_MAX_HOPS;
-  memcpy(m.hops, hops, n * sizeof *hops);
+  if (n) memcpy(m.hops, hops, n * sizeof *hops);
   m.hop_count = n;
   if ((s->version == MOQ_LITE_03 || s->version == MOQ_LITE_04) && s->cfg.hop_id && n < MOQ_MAX_HOPS)
     m.hops[m.hop_count++] = s->cfg.hop_id; /* lite-03/04: the sender appends itself */
