@@ -593,10 +593,13 @@ void moq_session_on_stream_stop(moq_session *s, int64_t sid, uint64_t code) {
 void moq_session_on_stream_closed(moq_session *s, int64_t sid) {
   mstream *st = sess_stream(s, sid, 0);
   if (!st) return;
+  switch (st->kind) { /* group records are released even while the session closes */
+  case SK_GROUP_OUT: serve_group_stream_closed(s, st); return; /* frees st */
+  case SK_GROUP_IN: group_in_end(s, st, !st->fin_in); break;
+  default: break;
+  }
   if (!s->closing) {
     switch (st->kind) {
-    case SK_GROUP_OUT: serve_group_stream_closed(s, st); return; /* frees st */
-    case SK_GROUP_IN: group_in_end(s, st, !st->fin_in); break;
     case SK_ANNOUNCE_SERVE:
     case SK_SUBSCRIBE_SERVE:
     case SK_TRACK_SERVE: serve_stream_gone(s, st, 1); break;
