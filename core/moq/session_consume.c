@@ -384,6 +384,8 @@ int group_in_data(moq_session *s, mstream *st, const uint8_t *data, size_t len) 
     gi->sub_id = h.subscribe_id;
     up_sub *up = idmap_get(&s->up_by_id, h.subscribe_id + 1);
     if (!up) { /* a subscription we cancelled, or never made */
+      LOG_DBG("group_unknown_subscription", "session=%s stream=%lld sub=%llu", s->log_id, (long long)st->id,
+              (unsigned long long)h.subscribe_id);
       group_in_stop(s, st, MOQ_CODE_CANCEL);
       return 0;
     }

@@ -239,17 +239,11 @@ static int cb_stream_reset(ngtcp2_conn *conn, int64_t sid, uint64_t final_size, 
   return 0;
 }
 
+/* ngtcp2 calls this when WE stop reading a stream (ngtcp2_conn_shutdown_stream_read); a peer's
+ * STOP_SENDING is answered by ngtcp2 itself with RESET_STREAM, and the stream's writes then fail
+ * with NGTCP2_ERR_STREAM_SHUT_WR in quic_conn_flush. Nothing to do here. */
 static int cb_stream_stop_sending(ngtcp2_conn *conn, int64_t sid, uint64_t app_error_code, void *ud,
                                   void *stream_ud) {
-  quic_conn *c = ud;
-  quic_stream *s = stream_ud;
-  if (s) {
-    s->shut = 1;
-    stream_pending_del(c, s);
-    stream_drop_data(s);
-  }
-  if (c->handler && c->handler->on_stream_stop && c->state <= QC_READY)
-    c->handler->on_stream_stop(c, sid, app_error_code, c->handler_data);
   return 0;
 }
 

@@ -50,7 +50,8 @@ typedef struct quic_conn_handler {
                          void *user_data);
   /* The peer reset its sending side of a stream (RESET_STREAM). */
   void (*on_stream_reset)(quic_conn *c, int64_t stream_id, uint64_t code, void *user_data);
-  /* The peer asked us to stop sending on a stream (STOP_SENDING); queued data is dropped. */
+  /* Reserved: ngtcp2 answers a peer's STOP_SENDING itself (RESET_STREAM); the stream then ends
+   * through on_stream_closed. Never called for now. */
   void (*on_stream_stop)(quic_conn *c, int64_t stream_id, uint64_t code, void *user_data);
   /* A stream is fully closed in both directions; its id is no longer valid. */
   void (*on_stream_closed)(quic_conn *c, int64_t stream_id, void *user_data);

@@ -2,6 +2,10 @@
  * handshake, prints "alpn=<negotiated>" and "fingerprint=..." and closes cleanly.
  *   quic-probe --host H --port P [--server-name NAME] [--alpn a,b,...] [--ca FILE | --fingerprint HEX |
  *              --insecure] [--expect-alpn NAME] [--timeout-ms N]
+ *              [--bidi HEX]... [--uni HEX]... [--hold-ms N]
+ * With --bidi/--uni it opens a stream per argument after the handshake, writes the bytes (hex) with
+ * FIN (none when HEX ends with '+'), and for --hold-ms prints what the peer does: "reset STREAM CODE", "stop STREAM CODE",
+ * "data STREAM HEX", "fin STREAM", and "closed app|transport CODE" (exit 0 then too).
  * Exit: 0 connected (and ALPN as expected), 1 handshake failed, 2 usage, 3 other ALPN, 4 timeout. */
 #include <getopt.h>
 #include <netdb.h>
@@ -14,6 +18,10 @@
 #include "tls/tls.h"
 
 typedef struct probe {
+  const char *sends[16]; /* "b:HEX" or "u:HEX" */
+  size_t n_sends;
+  long hold_ms;
+  int holding;
   const char *expect_alpn;
   int result;
   int done;
@@ -30,6 +38,21 @@ static void finish(probe *p, int result) {
   quic_endpoint_shutdown(p->ep, 0, "probe done", NULL, NULL);
 }
 
+static int unhex(const char *h, uint8_t *out, size_t cap) {
+  size_t n = 0;
+  for (; h[0] && h[1] && n < cap; h += 2) {
+    unsigned v;
+    if (sscanf(h, "%2x", &v) != 1) return -1;
+    out[n++] = (uint8_t)v;
+  }
+  return (int)n;
+}
+
+static void on_hold_done(uv_timer_t *t) {
+  probe *p = t->data;
+  finish(p, 0);
+}
+
 static void on_ready(quic_conn *c, void *ud) {
   probe *p = ud;
   const char *alpn = quic_conn_alpn(c);
@@ -37,12 +60,53 @@ static void on_ready(quic_conn *c, void *ud) {
   fflush(stdout);
   int ok = !p->expect_alpn || strcmp(p->expect_alpn, alpn) == 0;
   if (!ok) fprintf(stderr, "quic-probe: negotiated %s, expected %s\n", alpn, p->expect_alpn);
+  if (ok && p->n_sends) {
+    for (size_t i = 0; i < p->n_sends; i++) {
+      uint8_t buf[4096];
+      int n = unhex(p->sends[i] + 2, buf, sizeof buf);
+      int64_t sid = p->sends[i][0] == 'b' ? quic_conn_open_bidi(c) : quic_conn_open_uni(c);
+      if (n < 0 || sid < 0) {
+        finish(p, 2);
+        return;
+      }
+      quic_conn_write_copy(c, sid, buf, (size_t)n);
+      if (p->sends[i][strlen(p->sends[i]) - 1] != '+') quic_conn_finish(c, sid); /* HEX+ : keep it open */
+    }
+    p->holding = 1;
+    uv_timer_stop(&p->timer);
+    uv_timer_start(&p->timer, on_hold_done, (uint64_t)p->hold_ms, 0);
+    return;
+  }
   quic_conn_close(c, 0, "");
   finish(p, ok ? 0 : 3);
 }
 
+static void on_data(quic_conn *c, int64_t sid, const uint8_t *data, size_t len, int fin, void *ud) {
+  printf("data %lld ", (long long)sid);
+  for (size_t i = 0; i < len; i++) printf("%02x", data[i]);
+  printf("\n");
+  if (fin) printf("fin %lld\n", (long long)sid);
+  fflush(stdout);
+}
+
+static void on_reset(quic_conn *c, int64_t sid, uint64_t code, void *ud) {
+  printf("reset %lld %llu\n", (long long)sid, (unsigned long long)code);
+  fflush(stdout);
+}
+
+static void on_stop(quic_conn *c, int64_t sid, uint64_t code, void *ud) {
+  printf("stop %lld %llu\n", (long long)sid, (unsigned long long)code);
+  fflush(stdout);
+}
+
 static void on_closed(quic_conn *c, const quic_close_info *info, void *ud) {
   probe *p = ud;
+  if (p->holding && !p->done) {
+    printf("closed %s %llu\n", info->is_app ? "app" : "transport", (unsigned long long)info->code);
+    fflush(stdout);
+    finish(p, 0);
+    return;
+  }
   if (p->done) return;
   fprintf(stderr, "quic-probe: connection failed: %s code=%llu %s\n", info->is_app ? "app" : "transport",
           (unsigned long long)info->code, info->reason);
@@ -55,12 +119,13 @@ static void on_timeout(uv_timer_t *t) {
   finish(p, 4);
 }
 
-static const quic_conn_handler handler = {.on_ready = on_ready, .on_closed = on_closed};
+static const quic_conn_handler handler = {.on_ready = on_ready, .on_closed = on_closed, .on_stream_data = on_data,
+                                          .on_stream_reset = on_reset, .on_stream_stop = on_stop};
 
 int main(int argc, char **argv) {
   const char *host = NULL, *port = NULL, *server_name = NULL, *alpn_arg = "moq-lite-05,moq-lite-04,moq-lite-03,moql";
   tls_client_options topt = {.verify = TLS_VERIFY_SYSTEM};
-  probe p = {.result = 1};
+  probe p = {.result = 1, .hold_ms = 1000};
   long timeout_ms = 5000;
   static const struct option opts[] = {
       {"host", required_argument, 0, 'h'},   {"port", required_argument, 0, 'p'},
@@ -68,6 +133,8 @@ int main(int argc, char **argv) {
       {"ca", required_argument, 0, 'c'},     {"fingerprint", required_argument, 0, 'f'},
       {"insecure", no_argument, 0, 'k'},     {"expect-alpn", required_argument, 0, 'e'},
       {"timeout-ms", required_argument, 0, 't'}, {"verbose", no_argument, 0, 'v'},
+      {"bidi", required_argument, 0, 'B'},       {"uni", required_argument, 0, 'U'},
+      {"hold-ms", required_argument, 0, 'H'},
       {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -82,6 +149,15 @@ int main(int argc, char **argv) {
     case 'e': p.expect_alpn = optarg; break;
     case 't': timeout_ms = strtol(optarg, NULL, 10); break;
     case 'v': log_set_level(LOG_TRACE); break;
+    case 'B':
+    case 'U': {
+      if (p.n_sends == 16) return 2;
+      char *buf = malloc(strlen(optarg) + 3);
+      sprintf(buf, "%c:%s", o == 'B' ? 'b' : 'u', optarg);
+      p.sends[p.n_sends++] = buf;
+      break;
+    }
+    case 'H': p.hold_ms = strtol(optarg, NULL, 10); break;
     default: return 2;
     }
   }
