@@ -47,13 +47,23 @@ static void session_path(moq_session *s, const char *path_and_query, int role, v
   if (n >= sizeof path) n = sizeof path - 1;
   memcpy(path, path_and_query, n);
   path[n] = 0;
+  /* A token with no key to check it against is refused, as the reference relay does. */
+  const char *q = strchr(path_and_query, '?');
+  for (const char *k = q; k && *k; k = strchr(k + 1, '&')) {
+    if (strncmp(k + 1, "jwt=", 4) == 0 && k[5] && k[5] != '&') {
+      LOG_INF("session_refused", "conn=%s reason=\"a token was given but no auth key is configured\"",
+              quic_conn_log_id(b->conn));
+      moq_session_close(s, MOQ_CODE_UNAUTHORIZED, "unexpected token");
+      return;
+    }
+  }
   const char *const *pub = (const char *const *)r->cfg->auth_public.items;
   size_t n_pub = r->cfg->auth_public.len;
   scope_result res;
   int rv = scope_apply(path, "", pub, n_pub, pub, n_pub, &res);
-  char q[300];
+  char qp[300];
   if (rv != SCOPE_OK) {
-    LOG_INF("session_refused", "conn=%s path=%s reason=\"%s\"", quic_conn_log_id(b->conn), log_quote(q, sizeof q, path),
+    LOG_INF("session_refused", "conn=%s path=%s reason=\"%s\"", quic_conn_log_id(b->conn), log_quote(qp, sizeof qp, path),
             rv == SCOPE_ERR_NOMEM ? "out of memory" : "no access to this path without a token");
     moq_session_close(s, MOQ_CODE_UNAUTHORIZED, "unauthorized");
     return;

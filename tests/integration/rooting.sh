@@ -29,6 +29,14 @@ grep -q 'unauthorized' "$TEST_TMP/r.err" || fail "refusal reason: $(cat "$TEST_T
 grep -q 'event=session_refused .*path=/other' "$RELAY_LOG" || fail "no session_refused log line"
 ok "a session outside the public prefix is refused: $(cat "$TEST_TMP/r.err")"
 
+# a token with no auth key configured: refused, as the reference does
+if cli subscribe "$(relay_url 'anon?jwt=abc.def.ghi')" x t --count 1 >/dev/null 2>"$TEST_TMP/t.err"; then
+  fail "a session with a token was accepted without an auth key"
+fi
+grep -q 'unauthorized' "$TEST_TMP/t.err" || fail "token refusal: $(cat "$TEST_TMP/t.err")"
+grep -q 'event=session_refused .*no auth key' "$RELAY_LOG" || fail "no log line for the refused token"
+ok "a token is refused while no auth key is configured"
+
 # lite-04 has no path over raw QUIC: rooted at "/", where only anon/ is open
 start_publisher p4 moq-lite-04 anon/cam t
 wait_log_count 'event=broadcast_start path=anon/cam' 1 5 || fail "lite-04 publisher not rooted at /"
