@@ -261,15 +261,15 @@ int moq_server_setup_decode(const uint8_t *in, size_t len, const moq_limits *lim
 int moq_server_setup_encode(moq_buf *b, uint64_t version_code, const moq_legacy_params *p);
 
 /* SESSION_INFO, later on the legacy session stream (lite-01/02). */
-typedef struct moq_session_info {
+typedef struct moq_session_info_msg {
   uint64_t bitrate; /* bits per second */
-} moq_session_info;
+} moq_session_info_msg;
 
 /* Decodes SESSION_INFO `Length, Bitrate (i)` (lite-01/02). */
 int moq_session_info_decode(moq_version v, const uint8_t *in, size_t len, const moq_limits *lim,
-                            moq_session_info *out, const char **why);
+                            moq_session_info_msg *out, const char **why);
 /* Encodes SESSION_INFO (lite-01/02). */
-int moq_session_info_encode(moq_buf *b, moq_version v, const moq_session_info *m);
+int moq_session_info_encode(moq_buf *b, moq_version v, const moq_session_info_msg *m);
 
 /* ---- Announce stream (bidi type 0x1) -------------------------------------------------------- */
 

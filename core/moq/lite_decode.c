@@ -327,14 +327,14 @@ int moq_server_setup_decode(const uint8_t *in, size_t len, const moq_limits *lim
 }
 
 int moq_session_info_decode(moq_version v, const uint8_t *in, size_t len, const moq_limits *lim,
-                            moq_session_info *out, const char **why) {
+                            moq_session_info_msg *out, const char **why) {
   moq_limits def;
   lim = limits_or_default(lim, &def);
   TRY(check_version(v, MOQ_LITE_01, MOQ_LITE_02, why));
   byte_cursor c;
   size_t total;
   TRY(frame_plain(in, len, lim, &c, &total, why));
-  moq_session_info m;
+  moq_session_info_msg m;
   TRY(get_varint(&c, &m.bitrate, why));
   int rv = body_done(&c, total, why);
   if (rv > 0) *out = m;

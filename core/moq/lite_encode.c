@@ -175,7 +175,7 @@ int moq_server_setup_encode(moq_buf *b, uint64_t version_code, const moq_legacy_
   return finish(b, start, rc);
 }
 
-int moq_session_info_encode(moq_buf *b, moq_version v, const moq_session_info *m) {
+int moq_session_info_encode(moq_buf *b, moq_version v, const moq_session_info_msg *m) {
   TRY(check_version(v, MOQ_LITE_01, MOQ_LITE_02));
   size_t start = b->len;
   int rc = moq_buf_varint(b, m->bitrate);

@@ -199,6 +199,12 @@ size_t moq_session_unacked(moq_session *s) {
   return total;
 }
 
+void moq_session_answer(moq_session *s, uint64_t ticket, int allow) {
+  if (s->closing || !ticket) return;
+  consume_answer(s, ticket, allow);
+  serve_answer(s, ticket, allow);
+}
+
 void moq_session_close(moq_session *s, uint64_t code, const char *reason) {
   if (s->closing) return;
   s->closing = 1;
@@ -357,7 +363,7 @@ static int legacy_data(moq_session *s, mstream *st) {
       }
       continue;
     }
-    moq_session_info info;
+    moq_session_info_msg info;
     int n = moq_session_info_decode(s->version, st->rx.data, st->rx.len, &s->limits, &info, &why);
     if (n == MOQ_NEED_MORE) return 0;
     if (n < 0) return sess_fail(s, MOQ_CODE_DECODE, why), -1;

@@ -56,6 +56,9 @@ typedef struct moq_grants {
 
 typedef struct moq_session moq_session;
 
+/* Answers of the on_announce / on_subscribe gates. */
+enum { MOQ_GATE_DENY = 0, MOQ_GATE_ALLOW = 1, MOQ_GATE_PENDING = 2 };
+
 /* Events for the owner (all optional). */
 typedef struct moq_session_events {
   /* The version and root are known: the session is live. */
@@ -64,6 +67,12 @@ typedef struct moq_session_events {
    * role; the owner must answer with moq_session_accept or moq_session_close. Without this callback
    * every path is accepted with the grants given at creation. */
   void (*on_path)(moq_session *s, const char *path_and_query, int role, void *user_data);
+  /* The peer announces the broadcast at path (global; only paths its grants allow). Return
+   * MOQ_GATE_ALLOW, MOQ_GATE_DENY, or MOQ_GATE_PENDING and answer later with moq_session_answer(s,
+   * ticket, allow). Without this callback every announcement is allowed. */
+  int (*on_announce)(moq_session *s, const char *path, uint64_t ticket, void *user_data);
+  /* The peer subscribes to track of the broadcast at path (global). Same answers. */
+  int (*on_subscribe)(moq_session *s, const char *path, const char *track, uint64_t ticket, void *user_data);
   /* The session ended (the transport is closing or closed); it is freed after this returns. */
   void (*on_closed)(moq_session *s, uint64_t code, const char *reason, void *user_data);
 } moq_session_events;
@@ -96,6 +105,9 @@ const char *moq_session_root(const moq_session *s);
 /* Bytes sent on the session's streams and not yet acknowledged by the peer (to close only once
  * everything arrived). */
 size_t moq_session_unacked(moq_session *s);
+/* Answers a gate left pending (ticket as given to on_announce / on_subscribe). A ticket whose
+ * announcement or subscription has gone meanwhile is ignored. */
+void moq_session_answer(moq_session *s, uint64_t ticket, int allow);
 /* Closes the session with code and reason (through the transport). */
 void moq_session_close(moq_session *s, uint64_t code, const char *reason);
 

@@ -232,6 +232,45 @@ static int hops_contain(const uint64_t *hops, size_t n, uint64_t id) {
   return 0;
 }
 
+/* Publishes an allowed announcement into the origin. */
+static void announce_admit(moq_session *s, consume *c, const char *rel, const uint64_t *hops, size_t n_hops) {
+  import *imp = find_import(s, rel);
+  if (imp) import_remove(s, imp, 0); /* a restart: the newer one replaces it */
+  if (!import_add(s, c, rel, hops, n_hops)) return;
+  LOG_INF("announced", "session=%s path=%s", s->log_id, rel);
+  if (c->fn) c->fn(c->user_data, rel, 1);
+}
+
+static void pending_ann_free(pending_ann *p) {
+  free(p->path);
+  free(p);
+}
+
+/* Drops the pending announcements of c (all of them when c is NULL), or only the one for rel. */
+static void pending_ann_drop(moq_session *s, const consume *c, const char *rel) {
+  for (pending_ann **pp = &s->pending_anns; *pp;) {
+    pending_ann *p = *pp;
+    if ((!c || p->from == c) && (!rel || strcmp(p->path, rel) == 0)) {
+      *pp = p->next;
+      pending_ann_free(p);
+    } else {
+      pp = &p->next;
+    }
+  }
+}
+
+void consume_answer(moq_session *s, uint64_t ticket, int allow) {
+  for (pending_ann **pp = &s->pending_anns; *pp; pp = &(*pp)->next) {
+    pending_ann *p = *pp;
+    if (p->ticket != ticket) continue;
+    *pp = p->next;
+    if (allow) announce_admit(s, p->from, p->path, p->hops, p->n_hops);
+    else LOG_INF("announce_denied", "session=%s path=%s", s->log_id, p->path);
+    pending_ann_free(p);
+    return;
+  }
+}
+
 /* One announced suffix became active or ended. */
 static void announced(moq_session *s, consume *c, moq_str suffix, const uint64_t *hops, size_t n_hops, int active) {
   char rel[2200];
@@ -240,17 +279,38 @@ static void announced(moq_session *s, consume *c, moq_str suffix, const uint64_t
     LOG_DBG("announce_loop", "session=%s path=%s", s->log_id, rel);
     return;
   }
-  import *imp = find_import(s, rel);
+  pending_ann_drop(s, c, rel); /* a newer status replaces an undecided one */
   if (active) {
-    if (imp) import_remove(s, imp, 0); /* a restart: the newer one replaces it */
-    if (!import_add(s, c, rel, hops, n_hops)) return;
-    LOG_INF("announced", "session=%s path=%s", s->log_id, rel);
-  } else {
-    if (!imp) return; /* tolerated: we may have dropped it as a loop */
-    import_remove(s, imp, 0);
-    LOG_INF("unannounced", "session=%s path=%s", s->log_id, rel);
+    int verdict = MOQ_GATE_ALLOW;
+    uint64_t ticket = ++s->next_ticket;
+    char global[2200];
+    if (s->ev && s->ev->on_announce && sess_rel_to_global(s, rel, global, sizeof global) == 0)
+      verdict = s->ev->on_announce(s, global, ticket, s->user_data);
+    if (verdict == MOQ_GATE_ALLOW) {
+      announce_admit(s, c, rel, hops, n_hops);
+    } else if (verdict == MOQ_GATE_PENDING) {
+      pending_ann *p = calloc(1, sizeof *p);
+      if (!p || !(p->path = strdup(rel))) {
+        free(p);
+        sess_fail(s, MOQ_CODE_PROTOCOL_VIOLATION, "out of memory");
+        return;
+      }
+      p->ticket = ticket;
+      p->from = c;
+      p->n_hops = n_hops < MOQ_MAX_HOPS ? n_hops : MOQ_MAX_HOPS;
+      if (p->n_hops) memcpy(p->hops, hops, p->n_hops * sizeof *hops);
+      p->next = s->pending_anns;
+      s->pending_anns = p;
+    } else {
+      LOG_INF("announce_denied", "session=%s path=%s", s->log_id, rel);
+    }
+    return;
   }
-  if (c->fn) c->fn(c->user_data, rel, active);
+  import *imp = find_import(s, rel);
+  if (!imp) return; /* tolerated: dropped as a loop, denied, or still undecided */
+  import_remove(s, imp, 0);
+  LOG_INF("unannounced", "session=%s path=%s", s->log_id, rel);
+  if (c->fn) c->fn(c->user_data, rel, 0);
 }
 
 int consume_data(moq_session *s, mstream *st) {
@@ -296,6 +356,7 @@ int consume_data(moq_session *s, mstream *st) {
 
 /* Ends every broadcast a closed announce stream brought. */
 static void consume_end(moq_session *s, consume *c) {
+  pending_ann_drop(s, c, NULL);
   for (import *i = s->imports, *next; i; i = next) {
     next = i->next;
     if (i->from != c) continue;
@@ -466,5 +527,6 @@ void consume_free_all(moq_session *s) {
   }
   while (s->imports) import_remove(s, s->imports, MOQ_CODE_DROPPED);
   while (s->ups) up_free(s, s->ups);
+  pending_ann_drop(s, NULL, NULL);
   while (s->consumes) consume_free(s, s->consumes);
 }

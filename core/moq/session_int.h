@@ -58,6 +58,9 @@ struct serve_sub {
   uint64_t last_seq;    /* newest group sent */
   group *waiting;       /* owned reference: a group waiting for a stream */
   group_out *outs;      /* owned list */
+  uint64_t gate;        /* ticket of the on_subscribe answer awaited, 0 = none */
+  char *gate_path;      /* owned while gated: global broadcast path */
+  char *gate_track;     /* owned while gated: track name */
   serve_sub *next, *prev;
 };
 
@@ -108,6 +111,16 @@ typedef struct consume {
   struct consume *next, *prev;
 } consume;
 
+/* An announcement waiting for the owner's on_announce answer. */
+typedef struct pending_ann {
+  uint64_t ticket;
+  struct consume *from; /* borrowed: the announce stream it came on */
+  char *path;           /* owned: relative to the root */
+  uint64_t hops[MOQ_MAX_HOPS];
+  size_t n_hops;
+  struct pending_ann *next;
+} pending_ann;
+
 /* The peer's announce interest: one or more origin watchers feeding one stream. */
 typedef struct serve_ann {
   moq_session *s;
@@ -147,6 +160,8 @@ struct moq_session {
   consume *consumes;
   serve_ann *anns;
   int pending_opens;         /* something waits for stream credit */
+  uint64_t next_ticket;      /* gate tickets (0 is never used) */
+  pending_ann *pending_anns; /* owned list */
 };
 
 /* session.c */
@@ -181,5 +196,7 @@ void group_in_end(moq_session *s, mstream *st, int aborted);
 void consume_stream_gone(moq_session *s, mstream *st, int reset, uint64_t code);
 void consume_retry_pending(moq_session *s);
 void consume_free_all(moq_session *s);
+void consume_answer(moq_session *s, uint64_t ticket, int allow);
+void serve_answer(moq_session *s, uint64_t ticket, int allow);
 
 #endif

@@ -356,6 +356,41 @@ static const track_sink_ops serve_sink_ops = {
     .on_track_done = sink_track_done,
 };
 
+/* Ends a subscription at once: the broadcast is unknown (NOT_FOUND) or refused (UNAUTHORIZED). */
+static void subscribe_refuse(moq_session *s, serve_sub *ss, const char *global, const char *name, uint64_t code) {
+  LOG_INF(code == MOQ_CODE_NOT_FOUND ? "subscribe_not_found" : "subscribe_denied", "session=%s path=%s track=%s",
+          s->log_id, global, name);
+  mstream *st = ss->sid >= 0 ? sess_stream(s, ss->sid, 0) : NULL;
+  ss->sid = -1;
+  if (st) {
+    sess_reset(s, st->id, code);
+    st->kind = SK_IDLE;
+    st->obj = NULL;
+  }
+  serve_sub_free(s, ss);
+}
+
+/* Serves an admitted subscription from the origin. */
+static void subscribe_start(moq_session *s, serve_sub *ss, const char *global, const char *name) {
+  broadcast *b = origin_find(s->o, global);
+  LOG_INF("subscribe", "session=%s id=%llu path=%s track=%s", s->log_id, (unsigned long long)ss->id, global, name);
+  if (s->version < MOQ_LITE_05 && ss->sid >= 0) { /* lite-01..04 answer at once */
+    moq_subscribe_reply r = {.kind = MOQ_REPLY_OK, .ok = ss->params};
+    r.ok.has_start = r.ok.has_end = 0;
+    moq_buf out;
+    moq_buf_init(&out);
+    if (moq_subscribe_reply_encode(&out, s->version, &r) >= 0) sess_send(s, ss->sid, &out);
+    moq_buf_free(&out);
+  }
+  if (!b || track_subscribe(b, name, &ss->sink) != 0) {
+    sink_track_done(ss, MOQ_CODE_NOT_FOUND);
+    return;
+  }
+  /* No group was cached: every group that begins from now on is new to this subscriber, in
+   * whatever order the streams arrive. */
+  if (!ss->have_first) ss->have_first = 1;
+}
+
 int serve_subscribe_open(moq_session *s, mstream *st) {
   const char *why = "";
   moq_subscribe m;
@@ -392,33 +427,39 @@ int serve_subscribe_open(moq_session *s, mstream *st) {
   if (s->serves) s->serves->prev = ss;
   s->serves = ss;
 
-  broadcast *b = sess_may(s->subscribe, s->n_subscribe, rel) ? origin_find(s->o, global) : NULL;
-  if (!b) {
-    LOG_INF("subscribe_not_found", "session=%s path=%s track=%s", s->log_id, global, name);
-    ss->sid = -1;
-    sess_reset(s, st->id, MOQ_CODE_NOT_FOUND);
-    st->kind = SK_IDLE;
-    st->obj = NULL;
-    serve_sub_free(s, ss);
+  if (!sess_may(s->subscribe, s->n_subscribe, rel) || !origin_find(s->o, global)) {
+    subscribe_refuse(s, ss, global, name, MOQ_CODE_NOT_FOUND);
     return 0;
   }
-  LOG_INF("subscribe", "session=%s id=%llu path=%s track=%s", s->log_id, (unsigned long long)m.id, global, name);
-  if (s->version < MOQ_LITE_05) { /* lite-01..04 answer at once */
-    moq_subscribe_reply r = {.kind = MOQ_REPLY_OK, .ok = m.params};
-    r.ok.has_start = r.ok.has_end = 0;
-    moq_buf out;
-    moq_buf_init(&out);
-    if (moq_subscribe_reply_encode(&out, s->version, &r) >= 0) sess_send(s, st->id, &out);
-    moq_buf_free(&out);
+  int verdict = MOQ_GATE_ALLOW;
+  uint64_t ticket = ++s->next_ticket;
+  if (s->ev && s->ev->on_subscribe) verdict = s->ev->on_subscribe(s, global, name, ticket, s->user_data);
+  if (verdict == MOQ_GATE_DENY) {
+    subscribe_refuse(s, ss, global, name, MOQ_CODE_UNAUTHORIZED);
+  } else if (verdict == MOQ_GATE_PENDING) {
+    if (!(ss->gate_path = strdup(global)) || !(ss->gate_track = strdup(name))) {
+      sess_fail(s, MOQ_CODE_PROTOCOL_VIOLATION, "out of memory");
+      return -1;
+    }
+    ss->gate = ticket;
+  } else {
+    subscribe_start(s, ss, global, name);
   }
-  if (track_subscribe(b, name, &ss->sink) != 0) {
-    sink_track_done(ss, MOQ_CODE_NOT_FOUND);
-    return 0;
-  }
-  /* No group was cached: every group that begins from now on is new to this subscriber, in
-   * whatever order the streams arrive. */
-  if (!ss->have_first) ss->have_first = 1;
   return 0;
+}
+
+void serve_answer(moq_session *s, uint64_t ticket, int allow) {
+  serve_sub *ss = s->serves;
+  while (ss && ss->gate != ticket) ss = ss->next;
+  if (!ss) return; /* the subscription went away meanwhile */
+  ss->gate = 0;
+  char *path = ss->gate_path, *name = ss->gate_track;
+  ss->gate_path = ss->gate_track = NULL;
+  if (!allow) subscribe_refuse(s, ss, path, name, MOQ_CODE_UNAUTHORIZED);
+  else if (!origin_find(s->o, path)) subscribe_refuse(s, ss, path, name, MOQ_CODE_NOT_FOUND);
+  else subscribe_start(s, ss, path, name);
+  free(path);
+  free(name);
 }
 
 int serve_subscribe_more(moq_session *s, mstream *st) {
@@ -442,6 +483,8 @@ int serve_subscribe_more(moq_session *s, mstream *st) {
 
 static void serve_sub_free(moq_session *s, serve_sub *ss) {
   track_unsubscribe(&ss->sink);
+  free(ss->gate_path);
+  free(ss->gate_track);
   while (ss->outs) out_unlink(ss, ss->outs);
   if (ss->waiting) group_unref(ss->waiting);
   if (ss->prev) ss->prev->next = ss->next;

@@ -61,7 +61,7 @@ typedef enum kind { K_SETUP, K_SINFO, K_AREQ, K_AOK, K_ANN, K_TRACK, K_TINFO, K_
 
 typedef union msg {
   moq_setup setup;
-  moq_session_info sinfo;
+  moq_session_info_msg sinfo;
   moq_announce_request areq;
   moq_announce_ok aok;
   moq_announce ann;
