@@ -85,6 +85,8 @@ static void usage(FILE *f) {
           "  --tls-disable-verify     do not check the relay's certificate\n"
           "  --tls-root FILE          check it against these CA certificates (PEM)\n"
           "  --tls-fingerprint HEX    accept exactly the certificate with this SHA-256 (hex)\n"
+          "  --client-tls-cert FILE   present this certificate (PEM) to the relay (mTLS)\n"
+          "  --client-tls-key FILE    the private key of --client-tls-cert\n"
           "  --alpn NAME              offer only this protocol (moq-lite-05, moq-lite-04, moq-lite-03, moql)\n"
           "  --log-level LEVEL        error, warn (default), info, debug, trace\n"
           "  --help, --version\n");
@@ -398,7 +400,8 @@ int main(int argc, char **argv) {
       {"tls-fingerprint", required_argument, 0, 'f'}, {"alpn", required_argument, 0, 'a'},
       {"log-level", required_argument, 0, 'l'},    {"group-frames", required_argument, 0, 'g'},
       {"count", required_argument, 0, 'n'},        {"help", no_argument, 0, 'h'},
-      {"version", no_argument, 0, 'V'},            {0, 0, 0, 0}};
+      {"version", no_argument, 0, 'V'},            {"client-tls-cert", required_argument, 0, 'C'},
+      {"client-tls-key", required_argument, 0, 'K'}, {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
     char *end;
@@ -407,6 +410,8 @@ int main(int argc, char **argv) {
     case 'r': topt.verify = TLS_VERIFY_CA_FILE; topt.ca_file = optarg; break;
     case 'f': topt.verify = TLS_VERIFY_FINGERPRINT; topt.fingerprint = optarg; break;
     case 'a': alpn_only = optarg; break;
+    case 'C': topt.cert_file = optarg; break;
+    case 'K': topt.key_file = optarg; break;
     case 'l': {
       log_level lv;
       if (log_level_parse(optarg, &lv)) die_usage("--log-level: expected error, warn, info, debug or trace, got \"%s\"", optarg);
@@ -502,6 +507,7 @@ int main(int argc, char **argv) {
   }
   signal(SIGPIPE, SIG_IGN);
   tls_global_init();
+  if (!topt.cert_file != !topt.key_file) die_usage("%s and --client-tls-key go together: give both", "--client-tls-cert");
   tls_ctx *tls = tls_client_ctx_new(&topt, err, sizeof err);
   if (!tls) {
     fprintf(stderr, "moq-cli: %s\n", err);

@@ -38,6 +38,11 @@ enum {
   OPT_AUTH_PUBLIC,
   OPT_CACHE_DURATION,
   OPT_CACHE_TRACK_CAPACITY,
+  OPT_AUTH_KEY,
+  OPT_AUTH_KEY_DIR,
+  OPT_PLUGIN,
+  OPT_LUA,
+  OPT_LUA_BUDGET,
   OPT_HELP,
   OPT_VERSION,
 };
@@ -57,6 +62,11 @@ static const struct option long_options[] = {
     {"auth-public", required_argument, NULL, OPT_AUTH_PUBLIC},
     {"cache-duration", required_argument, NULL, OPT_CACHE_DURATION},
     {"cache-track-capacity", required_argument, NULL, OPT_CACHE_TRACK_CAPACITY},
+    {"auth-key", required_argument, NULL, OPT_AUTH_KEY},
+    {"auth-key-dir", required_argument, NULL, OPT_AUTH_KEY_DIR},
+    {"plugin", required_argument, NULL, OPT_PLUGIN},
+    {"lua", required_argument, NULL, OPT_LUA},
+    {"lua-budget", required_argument, NULL, OPT_LUA_BUDGET},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -95,6 +105,13 @@ static const option_doc option_docs[] = {
      "server.quic.max_streams", NULL},
     {"--auth-public PREFIX", NULL, "prefix open to anonymous clients (repeatable)", "none",
      "auth.public", NULL},
+    {"--auth-key FILE", NULL, "JWK verifying the clients' ?jwt= tokens", "none", "auth.key", "MOQ_AUTH_KEY"},
+    {"--auth-key-dir DIR", NULL, "directory of KID.jwk keys (tokens name their kid)", "none", "auth.key_dir",
+     "MOQ_AUTH_KEY_DIR"},
+    {"--plugin FILE", NULL, "load a plugin (.so) after the file's [[plugin]]s (repeatable)", "none",
+     "[[plugin]] path", NULL},
+    {"--lua FILE", NULL, "run a Lua policy script (repeatable)", "none", "lua.scripts", NULL},
+    {"--lua-budget N", NULL, "Lua instructions allowed per call", "1000000", "lua.budget", NULL},
     {"--cache-duration DUR", NULL, "keep groups older than the latest this long", "30s", "cache.duration",
      NULL},
     {"--cache-track-capacity BYTES", NULL, "cache per track beyond the latest group (KiB, MiB, GiB)", "32MiB",
@@ -110,7 +127,8 @@ static const struct {
 } env_vars[] = {
     {"MOQ_SERVER_BIND", OPT_BIND},       {"MOQ_SERVER_TLS_CERT", OPT_TLS_CERT},
     {"MOQ_SERVER_TLS_KEY", OPT_TLS_KEY}, {"MOQ_SERVER_TLS_GENERATE", OPT_TLS_GENERATE},
-    {"MOQ_LOG_LEVEL", OPT_LOG_LEVEL},
+    {"MOQ_LOG_LEVEL", OPT_LOG_LEVEL},    {"MOQ_AUTH_KEY", OPT_AUTH_KEY},
+    {"MOQ_AUTH_KEY_DIR", OPT_AUTH_KEY_DIR},
 };
 
 /* How a file value is read. */
@@ -123,6 +141,9 @@ typedef enum key_kind {
   K_LEVEL,    /* a log level name */
   K_PREFIXES, /* a string or an array of strings, "" allowed */
   K_BYTES,    /* an integer, or a string with a KiB/MiB/GiB suffix */
+  K_PLUGINS,  /* [[plugin]]: path = "...", [plugin.config] */
+  K_FILES,    /* a string or an array of non-empty strings */
+  K_COUNT,    /* a positive integer */
 } key_kind;
 
 static const struct {
@@ -149,6 +170,12 @@ static const struct {
     {"log.level", K_LEVEL, OPT_LOG_LEVEL},
     {"auth", K_TABLE, 0},
     {"auth.public", K_PREFIXES, OPT_AUTH_PUBLIC},
+    {"auth.key", K_STRING, OPT_AUTH_KEY},
+    {"auth.key_dir", K_STRING, OPT_AUTH_KEY_DIR},
+    {"plugin", K_PLUGINS, OPT_PLUGIN},
+    {"lua", K_TABLE, 0},
+    {"lua.scripts", K_FILES, OPT_LUA},
+    {"lua.budget", K_COUNT, OPT_LUA_BUDGET},
     {"cache", K_TABLE, 0},
     {"cache.duration", K_DURATION, OPT_CACHE_DURATION},
     {"cache.track_capacity", K_BYTES, OPT_CACHE_TRACK_CAPACITY},
@@ -210,6 +237,45 @@ static int str_list_copy(str_list *dst, const str_list *src) {
   return 0;
 }
 
+static void plugin_conf_free(plugin_conf *p) {
+  free(p->path);
+  free(p->source);
+  str_list_free(&p->keys);
+  str_list_free(&p->values);
+  memset(p, 0, sizeof *p);
+}
+
+static int plugin_conf_copy(plugin_conf *dst, const plugin_conf *src) {
+  memset(dst, 0, sizeof *dst);
+  if (!(dst->path = strdup(src->path)) || !(dst->source = strdup(src->source ? src->source : "")) ||
+      str_list_copy(&dst->keys, &src->keys) || str_list_copy(&dst->values, &src->values)) {
+    plugin_conf_free(dst);
+    return -1;
+  }
+  return 0;
+}
+
+/* Appends a plugin (path and source copied; the config lists taken). 0 or -1. */
+static int plugins_push(relay_config *cfg, const char *path, const char *source, str_list *keys, str_list *values) {
+  plugin_conf *a = realloc(cfg->plugins, (cfg->n_plugins + 1) * sizeof *a);
+  if (!a) return -1;
+  cfg->plugins = a;
+  plugin_conf *p = &a[cfg->n_plugins];
+  memset(p, 0, sizeof *p);
+  if (!(p->path = strdup(path)) || !(p->source = strdup(source))) {
+    plugin_conf_free(p);
+    return -1;
+  }
+  if (keys) {
+    p->keys = *keys;
+    p->values = *values;
+    memset(keys, 0, sizeof *keys);
+    memset(values, 0, sizeof *values);
+  }
+  cfg->n_plugins++;
+  return 0;
+}
+
 void config_init(relay_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->server_bind = (char *)default_bind;
@@ -219,6 +285,7 @@ void config_init(relay_config *cfg) {
   cfg->cache_duration_ms = 30000;
   cfg->cache_track_bytes = 32u << 20;
   cfg->quic_max_streams = DEFAULT_MAX_STREAMS;
+  cfg->lua_budget = 1000000;
 }
 
 static void config_release(relay_config *cfg) {
@@ -230,6 +297,13 @@ static void config_release(relay_config *cfg) {
   str_release(&cfg->web_http_listen);
   str_list_free(&cfg->tls_generate);
   str_list_free(&cfg->auth_public);
+  str_release(&cfg->auth_key);
+  str_release(&cfg->auth_key_dir);
+  for (size_t i = 0; i < cfg->n_plugins; i++) plugin_conf_free(&cfg->plugins[i]);
+  free(cfg->plugins);
+  cfg->plugins = NULL;
+  cfg->n_plugins = 0;
+  str_list_free(&cfg->lua_scripts);
 }
 
 void config_free(relay_config *cfg) {
@@ -252,6 +326,28 @@ static int config_copy(relay_config *dst, const relay_config *src) {
   dst->tls_root = dst->web_http_listen = NULL;
   dst->tls_generate.items = dst->auth_public.items = NULL;
   dst->tls_generate.len = dst->auth_public.len = 0;
+  dst->auth_key = dst->auth_key_dir = NULL;
+  dst->plugins = NULL;
+  dst->n_plugins = 0;
+  dst->lua_scripts.items = NULL;
+  dst->lua_scripts.len = 0;
+  if (dup_field(&dst->auth_key, src->auth_key) || dup_field(&dst->auth_key_dir, src->auth_key_dir) ||
+      str_list_copy(&dst->lua_scripts, &src->lua_scripts)) {
+    config_release(dst);
+    return -1;
+  }
+  if (src->n_plugins) {
+    if (!(dst->plugins = calloc(src->n_plugins, sizeof *dst->plugins))) {
+      config_release(dst);
+      return -1;
+    }
+    for (; dst->n_plugins < src->n_plugins; dst->n_plugins++) {
+      if (plugin_conf_copy(&dst->plugins[dst->n_plugins], &src->plugins[dst->n_plugins])) {
+        config_release(dst);
+        return -1;
+      }
+    }
+  }
   if (dup_field(&dst->config_path, src->config_path) ||
       dup_field(&dst->server_bind, src->server_bind) || dup_field(&dst->tls_cert, src->tls_cert) ||
       dup_field(&dst->tls_key, src->tls_key) || dup_field(&dst->tls_root, src->tls_root) ||
@@ -277,6 +373,8 @@ static char **string_field(relay_config *cfg, int id) {
   case OPT_TLS_KEY: return &cfg->tls_key;
   case OPT_TLS_ROOT: return &cfg->tls_root;
   case OPT_HTTP_LISTEN: return &cfg->web_http_listen;
+  case OPT_AUTH_KEY: return &cfg->auth_key;
+  case OPT_AUTH_KEY_DIR: return &cfg->auth_key_dir;
   default: return NULL;
   }
 }
@@ -366,6 +464,19 @@ static int push_names(str_list *l, const char *s) {
   return 0;
 }
 
+/* A positive decimal integer below 2^62. */
+static int parse_count(const char *s, uint64_t *out) {
+  uint64_t v = 0;
+  if (*s < '0' || *s > '9') return -1;
+  for (; *s >= '0' && *s <= '9'; s++) {
+    if (v > (1ULL << 62) / 10) return -1;
+    v = v * 10 + (uint64_t)(*s - '0');
+  }
+  if (*s || v == 0) return -1;
+  *out = v;
+  return 0;
+}
+
 /* Sets the setting id from the text v (an option or environment value). label names the source in
  * messages ("--log-level", "MOQ_LOG_LEVEL"). List settings are cleared first unless append. */
 static int apply_text(relay_config *cfg, int id, const char *v, const char *label, int append,
@@ -378,6 +489,24 @@ static int apply_text(relay_config *cfg, int id, const char *v, const char *labe
   case OPT_HTTP_LISTEN:
     if (!*v) return errf(err, errlen, "%s: expected ADDR:PORT, got an empty string", label);
     break;
+  case OPT_AUTH_KEY:
+  case OPT_AUTH_KEY_DIR:
+    if (!*v) return errf(err, errlen, "%s: expected a file name, got an empty string", label);
+    break;
+  case OPT_PLUGIN:
+    if (!*v) return errf(err, errlen, "%s: expected the path of a plugin (.so), got an empty string", label);
+    if (plugins_push(cfg, v, label, NULL, NULL)) goto nomem;
+    return 0;
+  case OPT_LUA:
+    if (!*v) return errf(err, errlen, "%s: expected the path of a Lua script, got an empty string", label);
+    if (!append) str_list_free(&cfg->lua_scripts);
+    if (str_list_push(&cfg->lua_scripts, v)) goto nomem;
+    return 0;
+  case OPT_LUA_BUDGET:
+    if (parse_count(v, &u))
+      return errf(err, errlen, "%s: expected a positive number of instructions, got \"%s\"", label, v);
+    cfg->lua_budget = u;
+    return 0;
   case OPT_TLS_CERT:
   case OPT_TLS_KEY:
   case OPT_TLS_ROOT:
@@ -473,6 +602,85 @@ fail:
   return -1;
 }
 
+/* Adds one [plugin.config] value (string, integer, boolean, or an array of those) under key. */
+static int plugin_config_value(loader *ld, const char *key, const toml_value *v, const char *path, str_list *keys,
+                               str_list *values, int nested) {
+  char buf[32];
+  const char *text = NULL;
+  int64_t i;
+  int b;
+  if (v->type == TOML_ARRAY && !nested) {
+    for (size_t k = 0; k < toml_array_len(v); k++)
+      if (plugin_config_value(ld, key, toml_array_at(v, k), path, keys, values, 1)) return -1;
+    return 0;
+  }
+  if (toml_string(v, &text) == 0) {
+  } else if (toml_int(v, &i) == 0) {
+    snprintf(buf, sizeof buf, "%lld", (long long)i);
+    text = buf;
+  } else if (toml_bool(v, &b) == 0) {
+    text = b ? "true" : "false";
+  } else {
+    return key_err(ld, v->line, path, "expected a string, an integer, a boolean or an array of those, got %s",
+                   toml_type_name(v->type));
+  }
+  if (str_list_push(keys, key) || str_list_push(values, text)) return key_err(ld, v->line, path, "out of memory");
+  return 0;
+}
+
+/* [[plugin]] tables: path = "FILE.so" and an optional [plugin.config] table. */
+static int file_plugins(loader *ld, const toml_value *v, const char *path) {
+  if (v->type != TOML_ARRAY || !toml_is_table_array(v))
+    return key_err(ld, v->line, path, "expected [[plugin]] sections, got %s", toml_type_name(v->type));
+  for (size_t n = 0; n < toml_array_len(v); n++) {
+    const toml_value *t = toml_array_at(v, n);
+    const char *file = NULL;
+    str_list keys = {0}, values = {0};
+    for (size_t k = 0; k < toml_table_len(t); k++) {
+      const toml_entry *e = toml_table_at(t, k);
+      char kp[300];
+      snprintf(kp, sizeof kp, "plugin.%s", e->key);
+      if (strcmp(e->key, "path") == 0) {
+        if (toml_string(e->value, &file) || !*file) {
+          str_list_free(&keys);
+          str_list_free(&values);
+          return key_err(ld, e->value->line, kp, "expected the path of a plugin (.so) as a non-empty string");
+        }
+      } else if (strcmp(e->key, "config") == 0 && e->value->type == TOML_TABLE) {
+        for (size_t c = 0; c < toml_table_len(e->value); c++) {
+          const toml_entry *ce = toml_table_at(e->value, c);
+          char cp[600];
+          snprintf(cp, sizeof cp, "plugin.config.%s", ce->key);
+          if (plugin_config_value(ld, ce->key, ce->value, cp, &keys, &values, 0)) {
+            str_list_free(&keys);
+            str_list_free(&values);
+            return -1;
+          }
+        }
+      } else {
+        str_list_free(&keys);
+        str_list_free(&values);
+        return errf(ld->err, ld->errlen, "%s:%d: unknown key \"%s\" (a [[plugin]] has path and [plugin.config])",
+                    ld->name, e->line, kp);
+      }
+    }
+    if (!file) {
+      str_list_free(&keys);
+      str_list_free(&values);
+      return errf(ld->err, ld->errlen, "%s:%d: [[plugin]] has no path: add path = \"/path/to/plugin.so\"", ld->name,
+                  t->line);
+    }
+    char source[300];
+    snprintf(source, sizeof source, "%s:%d", ld->name, t->line);
+    if (plugins_push(ld->cfg, file, source, &keys, &values)) {
+      str_list_free(&keys);
+      str_list_free(&values);
+      return key_err(ld, t->line, path, "out of memory");
+    }
+  }
+  return 0;
+}
+
 /* Applies the value v of the known key path (static, from file_keys). */
 static int file_value(loader *ld, key_kind kind, int id, const char *path, const toml_value *v) {
   relay_config *cfg = ld->cfg;
@@ -549,6 +757,24 @@ static int file_value(loader *ld, key_kind kind, int id, const char *path, const
       return key_err(ld, v->line, path, "expected " LEVELS_EXPECTED ", got \"%s\"", s);
     cfg->log_level = level;
     return 0;
+  case K_FILES:
+    if (file_list(ld, v, path, 0, &l)) return -1;
+    for (size_t k = 0; k < l.len; k++) {
+      if (!l.items[k][0]) {
+        str_list_free(&l);
+        return key_err(ld, v->line, path, "expected file names, got an empty string");
+      }
+    }
+    str_list_free(&cfg->lua_scripts);
+    cfg->lua_scripts = l;
+    return 0;
+  case K_COUNT:
+    if (toml_int(v, &i) || i < 1)
+      return key_err(ld, v->line, path, "expected a positive integer, got %s",
+                     v->type == TOML_INT ? "a number below 1" : toml_type_name(v->type));
+    cfg->lua_budget = (uint64_t)i;
+    return 0;
+  case K_PLUGINS: return file_plugins(ld, v, path);
   case K_TABLE: break;
   }
   return -1;
@@ -714,11 +940,12 @@ int config_parse_args(relay_config *cfg, int argc, char **argv, char *err, size_
     const char *v = getenv(env_vars[i].name);
     if (v && *v) rv = apply_text(&next, env_vars[i].id, v, env_vars[i].name, 0, err, errlen);
   }
-  int seen_generate = 0, seen_public = 0;
+  int seen_generate = 0, seen_public = 0, seen_lua = 0;
   for (size_t i = 0; rv == 0 && i < nopts; i++) {
     int append = 0;
     if (opts[i].id == OPT_TLS_GENERATE) append = seen_generate++ > 0;
     if (opts[i].id == OPT_AUTH_PUBLIC) append = seen_public++ > 0;
+    if (opts[i].id == OPT_LUA) append = seen_lua++ > 0;
     rv = apply_text(&next, opts[i].id, opts[i].value, opts[i].name, append, err, errlen);
   }
   free(opts);
@@ -777,10 +1004,14 @@ int config_validate(const relay_config *cfg, char *err, size_t errlen) {
                 (unsigned long long)cfg->quic_idle_timeout_ms);
   if (cfg->quic_max_streams < 1 || cfg->quic_max_streams > MAX_STREAMS_LIMIT)
     return errf(err, errlen, "--server-quic-max-streams: expected an integer from 1 to 65535");
-  if (cfg->auth_public.len == 0)
+  if (cfg->auth_key && cfg->auth_key_dir)
+    return errf(err, errlen, "both --auth-key and --auth-key-dir were given: use one (auth.key or auth.key_dir)");
+  if (cfg->auth_public.len == 0 && !cfg->auth_key && !cfg->auth_key_dir && !cfg->n_plugins &&
+      !cfg->lua_scripts.len && !cfg->tls_root)
     return errf(err, errlen,
                 "no access is configured, so nobody could publish or subscribe: give --auth-public PREFIX "
-                "(\"\" opens everything to everyone), or [auth] public = \"anon\" in the config file");
+                "(\"\" opens everything to everyone), --auth-key FILE for tokens, a --lua script or a --plugin; "
+                "or [auth] public = \"anon\" in the config file");
   return 0;
 }
 

@@ -15,6 +15,14 @@ typedef struct str_list {
   size_t len;
 } str_list;
 
+/* One plugin to load ([[plugin]] in the file, or --plugin). */
+typedef struct plugin_conf {
+  char *path;        /* owned: the shared object */
+  str_list keys;     /* its [plugin.config] table flattened: keys[i] = values[i] (arrays repeat a key) */
+  str_list values;
+  char *source;      /* owned: "FILE:LINE" or "--plugin", for messages */
+} plugin_conf;
+
 typedef struct relay_config {
   char *config_path;       /* owned: the TOML file read, or NULL */
   char *server_bind;       /* owned, except the built-in default "[::]:4443" (a static string that
@@ -31,6 +39,12 @@ typedef struct relay_config {
   uint64_t cache_duration_ms;    /* keep non-latest groups this long; default 30000 */
   uint64_t cache_track_bytes;    /* cached bytes per track beyond the latest group; default 32 MiB */
   str_list auth_public;    /* prefixes open to anonymous publish+subscribe ("" = everything) */
+  char *auth_key;          /* owned: JWK file verifying tokens, or NULL */
+  char *auth_key_dir;      /* owned: directory of {kid}.jwk files, or NULL */
+  plugin_conf *plugins;    /* owned array: plugins in load order (file first, then --plugin) */
+  size_t n_plugins;
+  str_list lua_scripts;    /* Lua scripts, each run by its own instance of the lua plugin */
+  uint64_t lua_budget;     /* instructions per Lua call, default 1000000 */
   int show_help;           /* --help was given */
   int show_version;        /* --version was given */
 } relay_config;

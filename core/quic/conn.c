@@ -904,6 +904,8 @@ void quic_conn_set_handler(quic_conn *c, const quic_conn_handler *handler, void 
 }
 
 const char *quic_conn_alpn(const quic_conn *c) { return c->alpn; }
+
+int quic_conn_peer_cert(const quic_conn *c, tls_peer *out) { return tls_peer_read(c->ssl, out); }
 const char *quic_conn_sni(const quic_conn *c) { return c->sni; }
 const udp_addr *quic_conn_remote(const quic_conn *c) { return &c->remote; }
 int quic_conn_is_server(const quic_conn *c) { return c->is_server; }

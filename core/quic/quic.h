@@ -104,6 +104,8 @@ void quic_endpoint_shutdown(quic_endpoint *ep, uint64_t app_code, const char *re
 void quic_conn_set_handler(quic_conn *c, const quic_conn_handler *handler, void *user_data);
 /* The negotiated ALPN protocol ("" before the handshake completes). */
 const char *quic_conn_alpn(const quic_conn *c);
+/* The certificate the peer presented (server side: an mTLS client), after on_ready. 0 or -1. */
+int quic_conn_peer_cert(const quic_conn *c, tls_peer *out);
 /* The SNI host name the client sent (server side; "" if none). */
 const char *quic_conn_sni(const quic_conn *c);
 /* The peer's address. */

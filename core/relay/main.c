@@ -18,7 +18,7 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 typedef struct daemon_state {
   uv_loop_t *loop;
   relay *relay;
-  uv_signal_t sigterm, sigint;
+  uv_signal_t sigterm, sigint, sighup;
   uv_timer_t deadline;
   int stopping;
 } daemon_state;
@@ -28,12 +28,21 @@ static void on_relay_closed(void *arg) {
   d->relay = NULL;
   uv_close((uv_handle_t *)&d->sigterm, NULL);
   uv_close((uv_handle_t *)&d->sigint, NULL);
+  uv_close((uv_handle_t *)&d->sighup, NULL);
   uv_close((uv_handle_t *)&d->deadline, NULL);
 }
 
 static void on_deadline(uv_timer_t *t) {
   LOG_WRN("shutdown_timeout", "reason=\"connections did not close in time\"");
   uv_stop(t->loop);
+}
+
+static void on_sighup(uv_signal_t *h, int signum) {
+  daemon_state *d = h->data;
+  if (d->stopping) return;
+  char err[1024];
+  LOG_INF("signal", "signal=SIGHUP");
+  if (relay_reload(d->relay, err, sizeof err)) LOG_WRN("reload_failed", "reason=\"%s\"", err);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -94,6 +103,9 @@ int main(int argc, char **argv) {
   d.sigterm.data = d.sigint.data = &d;
   uv_signal_start(&d.sigterm, on_signal, SIGTERM);
   uv_signal_start(&d.sigint, on_signal, SIGINT);
+  uv_signal_init(d.loop, &d.sighup);
+  d.sighup.data = &d;
+  uv_signal_start(&d.sighup, on_sighup, SIGHUP);
   uv_timer_init(d.loop, &d.deadline);
   uv_run(d.loop, UV_RUN_DEFAULT);
   int clean = d.relay == NULL;

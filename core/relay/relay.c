@@ -5,16 +5,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth/scope.h"
 #include "base/addr.h"
+#include "base/idmap.h"
 #include "base/log.h"
+#include "hook/hook.h"
 #include "http/http_server.h"
 #include "moq/quic_binding.h"
 #include "moq/session.h"
 #include "origin/origin.h"
 #include "quic/quic.h"
 #include "tls/tls.h"
+#include "builtin.h"
 
 /* ALPNs the relay answers, in its order of preference. */
 static const char *const relay_alpns[] = {"moq-lite-05", "moq-lite-04", "moq-lite-03", "moql"};
@@ -28,6 +32,10 @@ struct relay {
   http_server *http;          /* owned */
   origin *origin;             /* owned: every broadcast of every session */
   uint64_t hop_id;            /* this relay's hop id in announcements */
+  hook_chain *hooks;          /* owned: the plugins, in configuration order */
+  origin_watch *bc_watch;     /* owned: broadcast up/down events for the plugins */
+  idmap sessions;             /* session id -> relay_session (borrowed) */
+  uint64_t next_session_id;
   size_t n_sessions;
   int pending_closes;
   void (*done)(void *);
@@ -37,48 +45,219 @@ struct relay {
 /* ------------------------------------------------------------------------------------------ */
 /* Sessions */
 
-/* Admission: the session's path (and query) against the configured access. Tokens come with the
- * auth plugins; for now public prefixes, scoped as the reference relay does. */
-static void session_path(moq_session *s, const char *path_and_query, int role, void *ud) {
-  moq_quic_binding *b = ud;
-  relay *r = b->owner;
-  char path[1100];
-  size_t n = strcspn(path_and_query, "?");
-  if (n >= sizeof path) n = sizeof path - 1;
-  memcpy(path, path_and_query, n);
-  path[n] = 0;
-  /* A token with no key to check it against is refused, as the reference relay does. */
-  const char *q = strchr(path_and_query, '?');
-  for (const char *k = q; k && *k; k = strchr(k + 1, '&')) {
-    if (strncmp(k + 1, "jwt=", 4) == 0 && k[5] && k[5] != '&') {
-      LOG_INF("session_refused", "conn=%s reason=\"a token was given but no auth key is configured\"",
-              quic_conn_log_id(b->conn));
-      moq_session_close(s, MOQ_CODE_UNAUTHORIZED, "unexpected token");
-      return;
-    }
+/* A session as the relay holds it: the transport binding first (so the binding's pointer is the
+ * session's), then what admission decided. */
+typedef struct relay_session {
+  moq_quic_binding b;
+  relay *r;
+  uint64_t id;
+  hook_session hs;          /* what plugins see */
+  int deciding;             /* admission waits for a plugin */
+  int admitted;
+  int cluster_peer;
+  uv_timer_t *expiry;       /* owned (closed with the session): the token's exp */
+} relay_session;
+
+typedef struct gate_ctx {  /* one pending announce/subscribe decision */
+  relay_session *rs;
+  uint64_t ticket;
+} gate_ctx;
+
+static relay_session *rs_of(moq_quic_binding *b) { return (relay_session *)b; }
+
+static void expiry_closed(uv_handle_t *h) { free(h); }
+
+static void expiry_fire(uv_timer_t *t) {
+  relay_session *rs = t->data;
+  LOG_INF("session_expired", "conn=%s id=%llu", quic_conn_log_id(rs->b.conn), (unsigned long long)rs->id);
+  if (rs->b.session) moq_session_close(rs->b.session, MOQ_CODE_UNAUTHORIZED, "token expired");
+}
+
+static void expiry_set(relay_session *rs, int64_t expires) {
+  if (expires <= 0) return;
+  int64_t now = (int64_t)time(NULL);
+  uint64_t ms = expires > now ? (uint64_t)(expires - now) * 1000 : 0;
+  if (!rs->expiry) {
+    if (!(rs->expiry = malloc(sizeof *rs->expiry))) return;
+    uv_timer_init(rs->r->loop, rs->expiry);
+    rs->expiry->data = rs;
   }
-  const char *const *pub = (const char *const *)r->cfg->auth_public.items;
-  size_t n_pub = r->cfg->auth_public.len;
-  scope_result res;
-  int rv = scope_apply(path, "", pub, n_pub, pub, n_pub, &res);
-  char qp[300];
-  if (rv != SCOPE_OK) {
-    LOG_INF("session_refused", "conn=%s path=%s reason=\"%s\"", quic_conn_log_id(b->conn), log_quote(qp, sizeof qp, path),
-            rv == SCOPE_ERR_NOMEM ? "out of memory" : "no access to this path without a token");
-    moq_session_close(s, MOQ_CODE_UNAUTHORIZED, "unauthorized");
+  uv_timer_start(rs->expiry, expiry_fire, ms, 0);
+}
+
+static void refuse(relay_session *rs, uint64_t code, const char *reason, const char *plugin) {
+  char qp[300], qr[300];
+  char slashed[1100];
+  snprintf(slashed, sizeof slashed, "/%s", rs->hs.path);
+  LOG_INF("session_refused", "conn=%s path=%s reason=%s%s%s", quic_conn_log_id(rs->b.conn),
+          log_quote(qp, sizeof qp, slashed), log_quote(qr, sizeof qr, reason),
+          plugin ? " plugin=" : "", plugin ? plugin : "");
+  if (rs->b.session) moq_session_close(rs->b.session, code ? code : MOQ_CODE_UNAUTHORIZED, reason);
+}
+
+/* Accepts the session with grants relative to root. */
+static void admit(relay_session *rs, const char *root, char *const *pub, size_t n_pub, char *const *sub,
+                  size_t n_sub, int flags, int64_t expires, const char *by) {
+  moq_grants g = {.publish = (const char *const *)pub, .n_publish = n_pub,
+                  .subscribe = (const char *const *)sub, .n_subscribe = n_sub};
+  if (rs->hs.info.role == 1) g.n_subscribe = 0; /* lite-05 Role: a publisher only */
+  if (rs->hs.info.role == 2) g.n_publish = 0;   /* a subscriber only */
+  if (expires > 0 && expires <= (int64_t)time(NULL)) {
+    refuse(rs, MOQ_CODE_UNAUTHORIZED, "token expired", NULL);
     return;
   }
-  moq_grants g = {.publish = (const char *const *)res.publish, .n_publish = res.n_publish,
-                  .subscribe = (const char *const *)res.subscribe, .n_subscribe = res.n_subscribe};
-  if (role == 1) g.n_subscribe = 0; /* lite-05 Role: a publisher only */
-  if (role == 2) g.n_publish = 0;   /* a subscriber only */
-  LOG_INF("session_accepted", "conn=%s root=%s publish=%zu subscribe=%zu", quic_conn_log_id(b->conn),
-          res.root[0] ? res.root : "/", g.n_publish, g.n_subscribe);
-  if (moq_session_accept(s, res.root, &g)) moq_session_close(s, MOQ_CODE_UNAUTHORIZED, "cannot accept");
+  rs->admitted = 1;
+  rs->cluster_peer = (flags & MOQ_GRANT_CLUSTER) != 0;
+  LOG_INF("session_accepted", "conn=%s id=%llu root=%s publish=%zu subscribe=%zu by=%s%s",
+          quic_conn_log_id(rs->b.conn), (unsigned long long)rs->id, root[0] ? root : "/", g.n_publish,
+          g.n_subscribe, by, rs->cluster_peer ? " cluster=1" : "");
+  if (moq_session_accept(rs->b.session, root, &g)) {
+    moq_session_close(rs->b.session, MOQ_CODE_UNAUTHORIZED, "cannot accept");
+    return;
+  }
+  expiry_set(rs, expires);
+  moq_event ev = {.size = sizeof ev, .type = MOQ_EVENT_SESSION_OPEN, .session = &rs->hs.info};
+  hook_emit(rs->r->hooks, &ev);
+  if (rs->cluster_peer) {
+    ev.type = MOQ_EVENT_PEER_UP;
+    ev.peer = rs->hs.info.n_peer_names ? rs->hs.info.peer_names[0] : NULL;
+    hook_emit(rs->r->hooks, &ev);
+  }
+}
+
+/* Grants scoped as the reference relay does: put/get relative to claim_root, against the path. */
+static void admit_scoped(relay_session *rs, const char *claim_root, const char *const *put, size_t n_put,
+                         const char *const *get, size_t n_get, int flags, int64_t expires, const char *by) {
+  scope_result res;
+  int rv = scope_apply(rs->hs.path, claim_root, put, n_put, get, n_get, &res);
+  if (rv != SCOPE_OK) {
+    refuse(rs, MOQ_CODE_UNAUTHORIZED,
+           rv == SCOPE_ERR_NOMEM  ? "out of memory"
+           : rv == SCOPE_ERR_ROOT ? "the path is outside the token's root"
+           : strcmp(by, "public") == 0 ? "no access to this path without a token"
+                                       : "the token grants nothing under this path",
+           NULL);
+    return;
+  }
+  admit(rs, res.root, res.publish, res.n_publish, res.subscribe, res.n_subscribe, flags, expires, by);
   scope_result_free(&res);
 }
 
-static const moq_session_events session_events = {.on_path = session_path};
+/* The relay's own rule when no plugin gave grants. allow: a plugin said ALLOW without grants. */
+static void admit_default(relay_session *rs, int allow, const char *by) {
+  relay *r = rs->r;
+  const moq_claims *c = rs->hs.info.claims;
+  if (c) {
+    admit_scoped(rs, c->root, c->put, c->n_put, c->get, c->n_get, c->cluster ? MOQ_GRANT_CLUSTER : 0, c->exp,
+                 by ? by : "token");
+    return;
+  }
+  static char *const everything[] = {""};
+  if (allow) {
+    admit(rs, rs->hs.path, everything, 1, everything, 1, 0, 0, by);
+    return;
+  }
+  if (rs->hs.jwt) { /* a token nobody could check: refused, as the reference relay does */
+    refuse(rs, MOQ_CODE_UNAUTHORIZED, "a token was given but no auth key is configured", NULL);
+    return;
+  }
+  if (rs->hs.info.peer_verified) { /* mTLS: full access under the path, a cluster peer */
+    admit(rs, rs->hs.path, everything, 1, everything, 1, MOQ_GRANT_CLUSTER, 0, "certificate");
+    return;
+  }
+  const char *const *pub = (const char *const *)r->cfg->auth_public.items;
+  size_t n_pub = r->cfg->auth_public.len;
+  if (!n_pub) {
+    refuse(rs, MOQ_CODE_UNAUTHORIZED, "a token is required", NULL);
+    return;
+  }
+  admit_scoped(rs, "", pub, n_pub, pub, n_pub, 0, 0, "public");
+}
+
+static void apply_admission(relay_session *rs, const hook_verdict *v) {
+  rs->deciding = 0;
+  if (!rs->b.session) return;
+  if (v->answer == MOQ_HOOK_DENY) {
+    refuse(rs, v->code, v->reason ? v->reason : "refused", v->plugin);
+  } else if (v->answer == MOQ_HOOK_ALLOW && v->grants.set) {
+    const hook_grants *g = &v->grants; /* like token claims: relative to g->root, scoped to the path */
+    admit_scoped(rs, g->root, (const char *const *)g->publish, g->n_publish, (const char *const *)g->subscribe,
+                 g->n_subscribe, g->flags, g->expires, v->plugin);
+  } else {
+    admit_default(rs, v->answer == MOQ_HOOK_ALLOW, v->plugin);
+  }
+}
+
+static void admission_done(void *ud, const hook_verdict *v) { apply_admission(ud, v); }
+
+/* Admission: the session's path (and query) is known. */
+static void session_path(moq_session *s, const char *path_and_query, int role, void *ud) {
+  relay_session *rs = rs_of(ud);
+  quic_conn *c = rs->b.conn;
+  char addr[80];
+  addr_format((const struct sockaddr *)&quic_conn_remote(c)->ss, addr, sizeof addr);
+  hook_session_free(&rs->hs);
+  if (hook_session_init(&rs->hs, rs->id, "quic", quic_conn_alpn(c), addr, path_and_query, role)) {
+    char qp[300];
+    LOG_INF("session_refused", "conn=%s path=%s reason=\"not a valid path\"", quic_conn_log_id(c),
+            log_quote(qp, sizeof qp, path_and_query));
+    moq_session_close(s, MOQ_CODE_UNAUTHORIZED, "invalid path");
+    return;
+  }
+  tls_peer peer;
+  if (quic_conn_peer_cert(c, &peer) == 0 && peer.present) {
+    const char *names[TLS_PEER_MAX_NAMES];
+    for (size_t i = 0; i < peer.n_names; i++) names[i] = peer.names[i];
+    if (hook_session_set_peer(&rs->hs, names, peer.n_names, peer.fingerprint, 1)) {
+      moq_session_close(s, MOQ_CODE_UNAUTHORIZED, "out of memory");
+      return;
+    }
+  }
+  hook_verdict v;
+  rs->deciding = 1;
+  if (hook_ask_session(rs->r->hooks, &rs->hs, &v, admission_done, rs) == MOQ_HOOK_PENDING) return;
+  apply_admission(rs, &v);
+  hook_verdict_free(&v);
+}
+
+static void gate_done(void *ud, const hook_verdict *v) {
+  gate_ctx *g = ud;
+  if (g->rs->b.session) {
+    if (v->answer == MOQ_HOOK_DENY && v->plugin)
+      LOG_INF("plugin_denied", "id=%llu plugin=%s", (unsigned long long)g->rs->id, v->plugin);
+    moq_session_answer(g->rs->b.session, g->ticket, v->answer != MOQ_HOOK_DENY);
+  }
+  free(g);
+}
+
+/* Announce and subscribe gates: plugins may refuse what the grants allow. */
+static int gate(relay_session *rs, const char *path, const char *track_name, uint64_t ticket) {
+  if (!hook_chain_count(rs->r->hooks)) return MOQ_GATE_ALLOW;
+  gate_ctx *g = malloc(sizeof *g);
+  if (!g) return MOQ_GATE_DENY;
+  g->rs = rs;
+  g->ticket = ticket;
+  hook_verdict v;
+  int a = track_name ? hook_ask_subscribe(rs->r->hooks, &rs->hs, path, track_name, &v, gate_done, g)
+                : hook_ask_announce(rs->r->hooks, &rs->hs, path, &v, gate_done, g);
+  if (a == MOQ_HOOK_PENDING) return MOQ_GATE_PENDING;
+  free(g);
+  if (a == MOQ_HOOK_DENY && v.plugin)
+    LOG_INF("plugin_denied", "id=%llu plugin=%s", (unsigned long long)rs->id, v.plugin);
+  hook_verdict_free(&v);
+  return a == MOQ_HOOK_DENY ? MOQ_GATE_DENY : MOQ_GATE_ALLOW;
+}
+
+static int session_announce(moq_session *s, const char *path, uint64_t ticket, void *ud) {
+  return gate(rs_of(ud), path, NULL, ticket);
+}
+
+static int session_subscribe(moq_session *s, const char *path, const char *track_name, uint64_t ticket, void *ud) {
+  return gate(rs_of(ud), path, track_name, ticket);
+}
+
+static const moq_session_events session_events = {
+    .on_path = session_path, .on_announce = session_announce, .on_subscribe = session_subscribe};
 
 static void session_ready(moq_quic_binding *b) {
   relay *r = b->owner;
@@ -90,27 +269,70 @@ static void session_ready(moq_quic_binding *b) {
   moq_transport tr;
   moq_quic_transport(&tr, c);
   b->session = moq_session_new(&sc, &tr, r->origin, &session_events, b);
-  LOG_INF("session_open", "conn=%s remote=%s alpn=%s", quic_conn_log_id(c), addr, quic_conn_alpn(c));
+  LOG_INF("session_open", "conn=%s id=%llu remote=%s alpn=%s", quic_conn_log_id(c),
+          (unsigned long long)rs_of(b)->id, addr, quic_conn_alpn(c));
 }
 
 static void session_gone(moq_quic_binding *b, const quic_close_info *info) {
-  relay *r = b->owner;
+  relay_session *rs = rs_of(b);
+  relay *r = rs->r;
   r->n_sessions--;
-  free(b);
+  idmap_del(&r->sessions, rs->id);
+  hook_cancel_session(r->hooks, &rs->hs);
+  if (rs->admitted) {
+    moq_event ev = {.size = sizeof ev, .type = MOQ_EVENT_SESSION_CLOSED, .session = &rs->hs.info,
+                    .code = info ? info->code : 0, .reason = info ? info->reason : NULL};
+    hook_emit(r->hooks, &ev);
+    if (rs->cluster_peer) {
+      ev.type = MOQ_EVENT_PEER_DOWN;
+      ev.peer = rs->hs.info.n_peer_names ? rs->hs.info.peer_names[0] : NULL;
+      hook_emit(r->hooks, &ev);
+    }
+  }
+  if (rs->expiry) {
+    uv_timer_stop(rs->expiry);
+    uv_close((uv_handle_t *)rs->expiry, expiry_closed);
+  }
+  hook_session_free(&rs->hs);
+  free(rs);
 }
 
 static void on_accept(void *ud, quic_conn *c) {
   relay *r = ud;
-  moq_quic_binding *b = calloc(1, sizeof *b);
-  if (!b) {
+  relay_session *rs = calloc(1, sizeof *rs);
+  if (!rs) {
     quic_conn_close(c, 0, "out of memory");
     return;
   }
-  b->ready = session_ready;
-  b->closed = session_gone;
-  b->owner = r;
+  rs->b.ready = session_ready;
+  rs->b.closed = session_gone;
+  rs->b.owner = r;
+  rs->r = r;
+  rs->id = ++r->next_session_id;
+  if (idmap_put(&r->sessions, rs->id, rs)) {
+    free(rs);
+    quic_conn_close(c, 0, "out of memory");
+    return;
+  }
   r->n_sessions++;
-  quic_conn_set_handler(c, &moq_quic_handler, b);
+  quic_conn_set_handler(c, &moq_quic_handler, &rs->b);
+}
+
+/* core->session_close for plugins. */
+static int close_session_by_id(void *ud, uint64_t id, uint64_t code, const char *reason) {
+  relay *r = ud;
+  relay_session *rs = idmap_get(&r->sessions, id);
+  if (!rs || !rs->b.session) return -1;
+  LOG_INF("session_closed_by_plugin", "id=%llu code=%llu", (unsigned long long)id, (unsigned long long)code);
+  moq_session_close(rs->b.session, code, reason);
+  return 0;
+}
+
+static void broadcast_changed(void *ud, const broadcast *b, int active) {
+  relay *r = ud;
+  moq_event ev = {.size = sizeof ev, .type = active ? MOQ_EVENT_BROADCAST_UP : MOQ_EVENT_BROADCAST_DOWN,
+                  .path = broadcast_path(b)};
+  hook_emit(r->hooks, &ev);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -157,11 +379,53 @@ static const http_server_callbacks http_callbacks = {.on_request = on_http_reque
 /* Life cycle */
 
 static void free_relay(relay *r) {
+  origin_watch_free(r->bc_watch);
+  hook_chain_free(r->hooks);
+  idmap_free(&r->sessions);
   origin_free(r->origin);
   tls_ctx_free(r->tls);
   tls_identity_free(&r->identity);
   free(r);
 }
+
+/* The plugin chain: the JWT plugin when a key is configured, then [[plugin]] and --plugin in
+ * order, then one Lua plugin per script. */
+static int load_plugins(relay *r, char *err, size_t errlen) {
+  const relay_config *cfg = r->cfg;
+  hook_chain_ops ops = {.session_close = close_session_by_id, .ud = r};
+  if (!(r->hooks = hook_chain_new(r->loop, &ops))) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  if (cfg->auth_key || cfg->auth_key_dir) {
+    const char *keys[] = {cfg->auth_key ? "key" : "key_dir"};
+    const char *values[] = {cfg->auth_key ? cfg->auth_key : cfg->auth_key_dir};
+    moq_plugin_config pc = {.keys = keys, .values = values, .n = 1,
+                            .source = cfg->auth_key ? "--auth-key" : "--auth-key-dir"};
+    if (hook_chain_load(r->hooks, "builtin:jwt", moq_plugin_jwt_init, &pc, err, errlen)) return -1;
+  }
+  for (size_t i = 0; i < cfg->n_plugins; i++) {
+    const plugin_conf *p = &cfg->plugins[i];
+    moq_plugin_config pc = {.keys = (const char *const *)p->keys.items,
+                            .values = (const char *const *)p->values.items, .n = p->keys.len, .source = p->source};
+    char perr[600];
+    if (hook_chain_load(r->hooks, p->path, NULL, &pc, perr, sizeof perr)) {
+      snprintf(err, errlen, "plugin (%s): %s", p->source, perr);
+      return -1;
+    }
+  }
+  for (size_t i = 0; i < cfg->lua_scripts.len; i++) {
+    char budget[32];
+    snprintf(budget, sizeof budget, "%llu", (unsigned long long)cfg->lua_budget);
+    const char *keys[] = {"script", "budget"};
+    const char *values[] = {cfg->lua_scripts.items[i], budget};
+    moq_plugin_config pc = {.keys = keys, .values = values, .n = 2, .source = "--lua"};
+    if (hook_chain_load(r->hooks, "builtin:lua", moq_plugin_lua_init, &pc, err, errlen)) return -1;
+  }
+  return 0;
+}
+
+int relay_reload(relay *r, char *err, size_t errlen) { return hook_chain_reload(r->hooks, err, errlen); }
 
 relay *relay_new(uv_loop_t *loop, const relay_config *cfg, char *err, size_t errlen) {
   relay *r = calloc(1, sizeof *r);
@@ -171,12 +435,18 @@ relay *relay_new(uv_loop_t *loop, const relay_config *cfg, char *err, size_t err
   }
   r->loop = loop;
   r->cfg = cfg;
+  idmap_init(&r->sessions);
+  if (load_plugins(r, err, errlen)) goto fail;
   origin_limits ol;
   origin_limits_default(&ol);
   ol.cache_ms = cfg->cache_duration_ms;
   ol.cache_track_bytes = (size_t)cfg->cache_track_bytes;
   r->origin = origin_new(&ol, NULL, NULL);
   if (!r->origin) {
+    snprintf(err, errlen, "out of memory");
+    goto fail;
+  }
+  if (hook_chain_count(r->hooks) && !(r->bc_watch = origin_watch_new(r->origin, "", 0, broadcast_changed, r))) {
     snprintf(err, errlen, "out of memory");
     goto fail;
   }
@@ -267,6 +537,8 @@ void relay_shutdown(relay *r, void (*done)(void *), void *arg) {
   r->done = done;
   r->done_arg = arg;
   r->pending_closes = 1 + (r->http ? 1 : 0);
+  origin_watch_free(r->bc_watch); /* no broadcast events while the sessions close */
+  r->bc_watch = NULL;
   LOG_INF("shutdown", "sessions=%zu", quic_endpoint_conn_count(r->quic));
   if (r->http) http_server_close(r->http, part_closed, r);
   r->http = NULL;

@@ -17,6 +17,8 @@ relay *relay_new(uv_loop_t *loop, const relay_config *cfg, char *err, size_t err
 const char *relay_fingerprint(const relay *r);
 /* The bound QUIC port. */
 int relay_quic_port(const relay *r);
+/* SIGHUP: asks every plugin to reload (Lua scripts are read again). 0, or -1 with a message. */
+int relay_reload(relay *r, char *err, size_t errlen);
 /* Closes every session gracefully and the listeners; calls done(arg) when everything is released
  * and frees the relay. */
 void relay_shutdown(relay *r, void (*done)(void *), void *arg);

@@ -485,3 +485,31 @@ void *tls_ctx_native(tls_ctx *t) { return t->ssl_ctx; }
 int tls_ctx_checks_host(const tls_ctx *t) {
   return t->is_client && (t->verify == TLS_VERIFY_SYSTEM || t->verify == TLS_VERIFY_CA_FILE);
 }
+
+int tls_peer_read(void *ssl, tls_peer *out) {
+  memset(out, 0, sizeof *out);
+  if (!ssl) return -1;
+  WOLFSSL_X509 *x = wolfSSL_get_peer_certificate((WOLFSSL *)ssl);
+  if (!x) return 0;
+  int rv = -1, der_len = 0;
+  const unsigned char *der = wolfSSL_X509_get_der(x, &der_len);
+  if (!der || der_len <= 0 || tls_sha256_hex(der, (size_t)der_len, out->fingerprint)) goto done;
+  WOLF_STACK_OF(WOLFSSL_GENERAL_NAME) *names = wolfSSL_X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+  int n = names ? wolfSSL_sk_GENERAL_NAME_num(names) : 0;
+  for (int i = 0; i < n && out->n_names < TLS_PEER_MAX_NAMES; i++) {
+    WOLFSSL_GENERAL_NAME *gn = wolfSSL_sk_GENERAL_NAME_value(names, i);
+    if (!gn || gn->type != 2 /* GEN_DNS */ || !gn->d.dNSName) continue;
+    const unsigned char *s = wolfSSL_ASN1_STRING_data(gn->d.dNSName);
+    int len = wolfSSL_ASN1_STRING_length(gn->d.dNSName);
+    if (!s || len <= 0 || len >= (int)sizeof out->names[0] || memchr(s, 0, (size_t)len)) continue;
+    memcpy(out->names[out->n_names], s, (size_t)len);
+    out->names[out->n_names][len] = 0;
+    out->n_names++;
+  }
+  if (names) wolfSSL_GENERAL_NAMES_free(names);
+  out->present = 1;
+  rv = 0;
+done:
+  wolfSSL_X509_free(x);
+  return rv;
+}

@@ -74,6 +74,19 @@ void *tls_ctx_native(tls_ctx *ctx);
 /* True when ctx is a client context that must check the peer's host name. */
 int tls_ctx_checks_host(const tls_ctx *ctx);
 
+/* The certificate a peer presented (mTLS), read after the handshake. */
+#define TLS_PEER_MAX_NAMES 16
+typedef struct tls_peer {
+  int present;                         /* the peer presented a certificate (and it verified) */
+  char names[TLS_PEER_MAX_NAMES][256]; /* its DNS subjectAltNames, in certificate order */
+  size_t n_names;
+  char fingerprint[65];                /* hex SHA-256 of its DER */
+} tls_peer;
+/* Fills out from ssl (a WOLFSSL* of a finished handshake). Returns 0 (out->present says whether
+ * there was a certificate) or -1. A certificate is only there when it chained to the server's
+ * client CA: the handshake fails otherwise. */
+int tls_peer_read(void *ssl, tls_peer *out);
+
 /* Parses a hex fingerprint (64 hex digits, ':' separators allowed) into 32 bytes. 0 or -1. */
 int tls_fingerprint_parse(const char *text, uint8_t out[32]);
 /* Encodes a list of ALPN names into wire form (len-prefixed); returns bytes written or -1. */

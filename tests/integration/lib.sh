@@ -4,8 +4,8 @@
 #                          RELAY_PORT (UDP), RELAY_HTTP_PORT (TCP), RELAY_CA (its PEM),
 #                          RELAY_FINGERPRINT, RELAY_LOG. ARGS replace the certificate options when
 #                          they contain --tls-generate/--tls-cert, and are appended otherwise;
-#                          everything is public (--auth-public "") unless ARGS name access or a
-#                          config file.
+#                          everything is public (--auth-public "") unless ARGS name access (an
+#                          --auth-* option, --lua, --plugin) or a config file.
 #   relay_stop             SIGTERM the relay and wait (SIGKILL after 5 s); returns its exit status
 #   test_tmpdir            a private temporary directory, removed by relay_cleanup
 #   fail MSG / ok MSG      report
@@ -60,7 +60,7 @@ relay_start() {
     ;;
   esac
   _auth_args="--auth-public="
-  case " $* " in *" --auth-public"* | *".toml "*) _auth_args="" ;; esac
+  case " $* " in *" --auth-public"* | *".toml "* | *" --auth-key"* | *" --lua "* | *" --plugin "*) _auth_args="" ;; esac
   # shellcheck disable=SC2086
   "$RELAY_BIN" --server-bind 127.0.0.1:0 --web-http-listen 127.0.0.1:0 --log-level debug \
     $_cert_args $_auth_args "$@" >"$RELAY_DIR/stdout" 2>"$RELAY_LOG" &

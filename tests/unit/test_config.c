@@ -14,7 +14,7 @@
 
 static const char *const env_names[] = {"MOQ_SERVER_BIND", "MOQ_SERVER_TLS_CERT",
                                         "MOQ_SERVER_TLS_KEY", "MOQ_SERVER_TLS_GENERATE",
-                                        "MOQ_LOG_LEVEL"};
+                                        "MOQ_LOG_LEVEL", "MOQ_AUTH_KEY", "MOQ_AUTH_KEY_DIR"};
 
 /* Every test starts without the MOQ_* variables of whoever runs the suite. */
 static void clear_env(void) {
@@ -193,7 +193,20 @@ static const struct {
     {"[log]\nlevel = \"info\"\ncolor = true\n", "relay.toml:3: unknown key \"log.color\""},
     {"\"server.bind\" = \"x:1\"", "relay.toml:1: unknown key \"server.bind\""},
     {"[web]\nhttps = {}\n", "relay.toml:2: unknown key \"web.https\""},
-    {"[[plugin]]\nname = \"x\"\n", "relay.toml:1: unknown key \"plugin\""},
+    {"[[plugin]]\nname = \"x\"\n",
+     "relay.toml:2: unknown key \"plugin.name\" (a [[plugin]] has path and [plugin.config])"},
+    {"[[plugin]]\n[plugin.config]\na = 1\n", "relay.toml:1: [[plugin]] has no path: add path = \"/path/to/plugin.so\""},
+    {"plugin = \"x.so\"\n", "relay.toml:1: key \"plugin\": expected [[plugin]] sections, got a string"},
+    {"[[plugin]]\npath = \"\"\n",
+     "relay.toml:2: key \"plugin.path\": expected the path of a plugin (.so) as a non-empty string"},
+    {"[[plugin]]\npath = \"a.so\"\n[plugin.config]\nx = {a = 1}\n",
+     "relay.toml:4: key \"plugin.config.x\": expected a string, an integer, a boolean or an array of those, got a "
+     "table"},
+    {"[lua]\nscripts = [\"\"]\n", "relay.toml:2: key \"lua.scripts\": expected file names, got an empty string"},
+    {"[lua]\nscripts = 3\n",
+     "relay.toml:2: key \"lua.scripts\": expected a string or an array of strings, got an integer"},
+    {"[lua]\nbudget = 0\n", "relay.toml:2: key \"lua.budget\": expected a positive integer, got a number below 1"},
+    {"[auth]\nkey = \"\"\n", "relay.toml:2: key \"auth.key\": expected a non-empty string"},
     {"[server.quic]\nmax_stream = 1", "relay.toml:2: unknown key \"server.quic.max_stream\""},
     {"server = 1", "relay.toml:1: key \"server\": expected a table, got an integer"},
     {"[[server]]", "relay.toml:1: key \"server\": expected a table, got an array"},
@@ -611,7 +624,8 @@ START_TEST(test_validate) {
                  "no TLS certificate: give --tls-cert and --tls-key, or --tls-generate localhost");
   args_ok(&cfg, ARGS("--tls-generate", "localhost"));
   validate_fails(&cfg, "no access is configured, so nobody could publish or subscribe: give --auth-public "
-                       "PREFIX (\"\" opens everything to everyone), or [auth] public = \"anon\" in the config file");
+                       "PREFIX (\"\" opens everything to everyone), --auth-key FILE for tokens, a --lua script or a "
+                       "--plugin; or [auth] public = \"anon\" in the config file");
   args_ok(&cfg, ARGS("--auth-public", ""));
   validate_ok(&cfg);
   args_ok(&cfg, ARGS("--tls-cert", "/nonexistent/c.pem")); /* existence is not checked here */
@@ -694,6 +708,63 @@ START_TEST(test_cache_keys) {
 }
 END_TEST
 
+START_TEST(test_plugin_keys) {
+  relay_config cfg;
+  config_init(&cfg);
+  ck_assert_uint_eq(cfg.lua_budget, 1000000);
+  load_ok(&cfg, "[auth]\nkey = \"root.jwk\"\n\n[lua]\nscripts = [\"a.lua\", \"b.lua\"]\nbudget = 5000\n\n"
+                "[[plugin]]\npath = \"/p/one.so\"\n[plugin.config]\nname = \"x\"\nlist = [\"a\", 2, true]\n"
+                "n = 7\n\n[[plugin]]\npath = \"two.so\"\n");
+  ck_assert_str_eq(cfg.auth_key, "root.jwk");
+  static const char *const scripts[] = {"a.lua", "b.lua"};
+  assert_list(&cfg.lua_scripts, 2, scripts);
+  ck_assert_uint_eq(cfg.lua_budget, 5000);
+  ck_assert_uint_eq(cfg.n_plugins, 2);
+  ck_assert_str_eq(cfg.plugins[0].path, "/p/one.so");
+  ck_assert_str_eq(cfg.plugins[0].source, "relay.toml:8");
+  static const char *const keys[] = {"name", "list", "list", "list", "n"};
+  static const char *const values[] = {"x", "a", "2", "true", "7"};
+  assert_list(&cfg.plugins[0].keys, 5, keys);
+  assert_list(&cfg.plugins[0].values, 5, values);
+  ck_assert_uint_eq(cfg.plugins[1].keys.len, 0);
+  /* options: --plugin adds after the file's, --lua replaces the file's list then adds */
+  args_ok(&cfg, ARGS("--plugin", "three.so", "--lua", "c.lua", "--lua", "d.lua", "--lua-budget", "42",
+                     "--auth-key-dir", "keys", "--plugin=four.so"));
+  ck_assert_uint_eq(cfg.n_plugins, 4);
+  ck_assert_str_eq(cfg.plugins[2].path, "three.so");
+  ck_assert_str_eq(cfg.plugins[2].source, "--plugin");
+  ck_assert_str_eq(cfg.plugins[3].path, "four.so");
+  static const char *const scripts2[] = {"c.lua", "d.lua"};
+  assert_list(&cfg.lua_scripts, 2, scripts2);
+  ck_assert_uint_eq(cfg.lua_budget, 42);
+  ck_assert_str_eq(cfg.auth_key_dir, "keys");
+  args_ok(&cfg, ARGS("--tls-generate", "localhost"));
+  validate_fails(&cfg, "both --auth-key and --auth-key-dir were given: use one (auth.key or auth.key_dir)");
+  char err[512];
+  ck_assert_int_eq(parse_args(&cfg, ARGS("--lua-budget", "0"), err, sizeof err), -1);
+  assert_prefix(err, "--lua-budget: expected a positive number of instructions, got \"0\"", "budget");
+  ck_assert_int_eq(parse_args(&cfg, ARGS("--plugin", ""), err, sizeof err), -1);
+  assert_prefix(err, "--plugin: expected the path of a plugin (.so), got an empty string", "plugin");
+  config_free(&cfg);
+
+  /* any of these is access enough to start */
+  static const char *const enough[][2] = {{"--auth-key", "k.jwk"}, {"--auth-key-dir", "d"}, {"--lua", "a.lua"},
+                                           {"--plugin", "p.so"}, {"--server-tls-root", "ca.pem"}};
+  for (size_t i = 0; i < sizeof enough / sizeof enough[0]; i++) {
+    config_init(&cfg);
+    args_ok(&cfg, ARGS("--tls-generate", "localhost", enough[i][0], enough[i][1]));
+    validate_ok(&cfg);
+    config_free(&cfg);
+  }
+  setenv("MOQ_AUTH_KEY", "env.jwk", 1);
+  config_init(&cfg);
+  args_ok(&cfg, NO_ARGS);
+  ck_assert_str_eq(cfg.auth_key, "env.jwk");
+  config_free(&cfg);
+  unsetenv("MOQ_AUTH_KEY");
+}
+END_TEST
+
 START_TEST(test_help_text) {
   char *text = NULL;
   size_t len = 0;
@@ -768,6 +839,7 @@ static Suite *config_suite(void) {
   tcase_add_checked_fixture(tc, clear_env, clear_env);
   tcase_add_test(tc, test_defaults);
   tcase_add_test(tc, test_cache_keys);
+  tcase_add_test(tc, test_plugin_keys);
   tcase_add_test(tc, test_file_every_key);
   tcase_add_test(tc, test_file_forms);
   tcase_add_loop_test(tc, test_file_durations, 0, (int)(sizeof durations / sizeof durations[0]));
