@@ -78,7 +78,7 @@ lib="$top_srcdir/tests/integration/lib.sh"
 # shellcheck disable=SC2317 # called from traps
 cleanup() {
     interop_unstage
-    relay_stop || :
+    relay_cleanup
 }
 trap cleanup EXIT
 trap 'exit 130' INT
