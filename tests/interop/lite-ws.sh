@@ -4,8 +4,8 @@
 # subprotocol "webtransport", legacy setup).
 #
 # tests/interop-ws/lite-ws.mjs runs the checks (connect and version, announce, byte-exact pub/sub
-# JS -> JS with frames up to 100 KB, fan-out to 3 subscribers, late join, unknown broadcast, JS <->
-# moq-cli over raw QUIC, unannounce when the publisher process dies, ?jwt= refused without a key,
+# JS -> JS with frames up to 100 KB, fan-out to 3 subscribers, late join, a stalled subscriber
+# losing old groups while a healthy one gets 23 MB, unknown broadcast, JS <-> moq-cli over raw QUIC, unannounce when the publisher process dies, ?jwt= refused without a key,
 # malformed frames closing only their own session). This script adds the HTTP side (refused
 # handshakes) and a shutdown with a WebSocket session open.
 #
