@@ -99,7 +99,7 @@ struct ws_conn {
   idmap streams;               /* id -> ws_stream (owned) */
   int64_t next_local[2];       /* our next bidi (0) / uni (1) id */
   int64_t next_peer[2];        /* the peer's next new bidi / uni id; below: opened or closed */
-  size_t n_local, n_peer;      /* open streams by initiator */
+  size_t n_local, n_peer;      /* open (not done) streams by initiator */
   int local_blocked;           /* an open failed for the limit */
   ws_stream *send_head, *send_tail; /* streams with something to send, highest priority first */
   ws_stream *done_head;
@@ -211,6 +211,8 @@ static ws_stream *stream_new(ws_conn *c, int64_t sid, int local) {
 static void maybe_done(ws_conn *c, ws_stream *s) {
   if (s->done || s->send != SEND_DONE || s->recv == RECV_OPEN) return;
   s->done = 1;
+  if (s->local) c->n_local--; /* no longer open, though freed only on the next turn */
+  else c->n_peer--;
   send_list_del(c, s);
   drop_data(s);
   s->dnext = c->done_head;
@@ -222,8 +224,6 @@ static void stream_free(ws_conn *c, ws_stream *s) {
   idmap_del(&c->streams, (uint64_t)s->id);
   send_list_del(c, s);
   drop_data(s);
-  if (s->local) c->n_local--;
-  else c->n_peer--;
   free(s);
 }
 

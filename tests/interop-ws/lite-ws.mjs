@@ -588,6 +588,15 @@ check("bad bytes: a peer's malformed frames close only its own session", async (
     ["a frame for a server stream never opened", (ws) => ws.send(new Uint8Array([0x08, 0x41, 0x01, 0x00]))],
     ["a text message", (ws) => ws.send("hello")],
     ["an empty message", (ws) => ws.send(new Uint8Array(0))],
+    [
+      "1025 open streams (the limit is 1024)",
+      (ws) => {
+        for (let i = 0; i < 1025; i++) {
+          const id = 2 + 4 * i; // client uni streams, left open
+          ws.send(new Uint8Array([0x08, 0x40 | (id >> 8), id & 0xff, 0x00]));
+        }
+      },
+    ],
   ];
   const codes = [];
   for (const [what, send] of cases) codes.push(`${what}: ${await rawSession(send, what)}`);
@@ -595,6 +604,8 @@ check("bad bytes: a peer's malformed frames close only its own session", async (
   while (countLog(/event=ws_protocol_error/) < before + cases.length && Date.now() < until) await sleep(50);
   const n = countLog(/event=ws_protocol_error/) - before;
   if (n < cases.length) throw new Error(`${n} ws_protocol_error lines for ${cases.length} bad sessions`);
+  for (const why of ["unknown frame type", "truncated varint", "data on a stream the peer may not write", "a text message", "too many open streams"])
+    if (!relayLog().includes(why)) throw new Error(`no ws_protocol_error says "${why}"`);
   // and the relay still serves
   const c = await connect("/anon");
   if (!c.version) throw new Error("no session after the bad ones");
