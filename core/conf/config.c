@@ -93,7 +93,7 @@ static const option_doc option_docs[] = {
      "server.tls.generate", "MOQ_SERVER_TLS_GENERATE"},
     {"--server-tls-root FILE", NULL, "CA (PEM) for optional client certificates", "none",
      "server.tls.root", NULL},
-    {"--web-http-listen ADDR:PORT", NULL, "TCP address of the HTTP listener", "disabled",
+    {"--web-http-listen ADDR:PORT", NULL, "TCP address of the HTTP listener (also MoQ over WebSocket)", "disabled",
      "web.http.listen", NULL},
     {"--log-level LEVEL", NULL, "error, warn, info, debug or trace", "info", "log.level",
      "MOQ_LOG_LEVEL"},

@@ -457,14 +457,11 @@ static int on_body(http_parser *p, const char *at, size_t len) {
   return 0;
 }
 
-static int on_message_complete(http_parser *p) {
-  http_conn *c = p->data;
+/* Answers the current request through on_request (close: close the connection after it). Returns 0,
+ * or -1 when the connection is closing. */
+static int conn_answer(http_conn *c, int close_after) {
   http_server *srv = c->srv;
-  c->req.body_len = c->body_len;
-  if (p->upgrade && p->method != HTTP_CONNECT && srv->cb.on_upgrade) {
-    c->upgrade_pending = 1; /* handed over once the parser has returned */
-    return 0;
-  }
+  http_parser *p = &c->parser;
   http_response resp;
   memset(&resp, 0, sizeof resp);
   resp.status = 200;
@@ -479,7 +476,7 @@ static int on_message_complete(http_parser *p) {
     conn_error(c, 500);
     return -1;
   }
-  int close = resp.close || !c->req.keep_alive || p->method == HTTP_CONNECT || srv->closing;
+  int close = close_after || resp.close || !c->req.keep_alive || p->method == HTTP_CONNECT || srv->closing;
   conn_send(c, resp.status, resp.content_type, resp.extra, resp.extra_len, resp.body,
             resp.body_len, resp.body_owned, close);
   if (c->state != ST_ACTIVE) return -1;
@@ -489,6 +486,17 @@ static int on_message_complete(http_parser *p) {
     http_parser_pause(p, 1);
   }
   return 0;
+}
+
+static int on_message_complete(http_parser *p) {
+  http_conn *c = p->data;
+  http_server *srv = c->srv;
+  c->req.body_len = c->body_len;
+  if (p->upgrade && p->method != HTTP_CONNECT && srv->cb.on_upgrade) {
+    c->upgrade_pending = 1; /* handed over once the parser has returned */
+    return 0;
+  }
+  return conn_answer(c, 0);
 }
 
 static const http_parser_settings parser_settings = {
@@ -523,6 +531,7 @@ static void conn_upgrade(http_conn *c, const char *extra, size_t extra_len) {
   }
   c->state = ST_ACTIVE;
   if (c->close_requested) conn_close(c);
+  else if (rc > 0) conn_answer(c, 1); /* refused: on_request answers it, then the connection closes */
   else conn_error(c, 400);
 }
 

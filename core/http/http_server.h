@@ -70,7 +70,9 @@ typedef struct http_server_callbacks {
    * after the request (borrowed, valid during the call). Returning 0 takes ownership of conn: it
    * was malloc()ed, conn->data is the callee's, and the callee must uv_close() it and free() it
    * in the close callback (http_server_free_detached does both). Returning non-zero leaves conn
-   * with the server (the callee must not have touched it), which answers 400 and closes. */
+   * with the server (the callee must not have touched it): negative, the server answers 400 and
+   * closes; positive, on_request answers the request (a refusal that says why) and the connection
+   * closes after it. */
   int (*on_upgrade)(void *user_data, const http_request *req, uv_tcp_t *conn, const uint8_t *extra,
                     size_t extra_len);
 } http_server_callbacks;

@@ -130,7 +130,8 @@ moq_session *moq_session_new(const moq_session_config *cfg, const moq_transport 
     return NULL;
   }
   s->root = strdup("");
-  if (cfg->path) s->peer_path = strdup(cfg->path); /* client: what we will send */
+  if (cfg->path && !cfg->is_server) s->peer_path = strdup(cfg->path); /* client: what we will send */
+  if (cfg->path && cfg->is_server) s->url_path = strdup(cfg->path);     /* server: the request's URL */
   return s;
 }
 
@@ -282,8 +283,8 @@ void moq_session_start(moq_session *s) {
     if (!s->cfg.is_server) go_live(s);
     return; /* the server waits for the client's SETUP (it carries the path) */
   }
-  /* lite-03/04: nothing to exchange; raw QUIC carries no path, so the root is "/". */
-  if (s->cfg.is_server) path_known(s, "/", 0);
+  /* lite-03/04: nothing to exchange; raw QUIC carries no path, so the root is "/" (or the URL's). */
+  if (s->cfg.is_server) path_known(s, s->url_path ? s->url_path : "/", 0);
   else go_live(s);
 }
 
@@ -311,6 +312,7 @@ void moq_session_on_transport_closed(moq_session *s, uint64_t code, const char *
   free_list(s->subscribe, s->n_subscribe);
   free(s->root);
   free(s->peer_path);
+  free(s->url_path);
   free(s);
 }
 
@@ -335,7 +337,8 @@ static int legacy_data(moq_session *s, mstream *st) {
         moq_version v;
         if (moq_client_setup_select(&cs, &v) != 0)
           return sess_fail(s, MOQ_CODE_VERSION, "no moq-lite version offered in CLIENT_SETUP"), -1;
-        char path[1100] = "/";
+        char path[1100];
+        snprintf(path, sizeof path, "%s", s->url_path ? s->url_path : "/"); /* the URL's, if any */
         if (cs.params.has_path && cs.params.path.len < sizeof path) {
           memcpy(path, cs.params.path.p, cs.params.path.len);
           path[cs.params.path.len] = 0;
@@ -387,7 +390,8 @@ static int setup_data(moq_session *s, mstream *st) {
   }
   if (n < 0) return sess_fail(s, MOQ_CODE_DECODE, why), -1;
   st->obj = st; /* mark as read */
-  char path[2048] = "/";
+  char path[2048];
+  snprintf(path, sizeof path, "%s", s->url_path ? s->url_path : "/");
   if (m.has_path) {
     if (!s->cfg.is_server) return sess_fail(s, MOQ_CODE_PROTOCOL_VIOLATION, "SETUP Path from a server"), -1;
     if (m.path.len >= sizeof path) return sess_fail(s, MOQ_CODE_DECODE, "SETUP Path too long"), -1;

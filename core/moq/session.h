@@ -5,7 +5,7 @@
  * origin (this session is their source); what the peer asks for under the prefixes it may subscribe
  * to is served from the origin. The same code runs the relay's side (server) and moq-cli's (client).
  *
- * The transport (raw QUIC now; WebTransport and WebSocket later) is reached only through
+ * The transport (raw QUIC, the WebSocket fallback; WebTransport later) is reached only through
  * moq_transport; it feeds the session with moq_session_on_* calls. */
 #ifndef MOQ_MOQ_SESSION_H
 #define MOQ_MOQ_SESSION_H
@@ -80,7 +80,9 @@ typedef struct moq_session_events {
 typedef struct moq_session_config {
   int is_server;            /* relay side */
   const char *alpn;         /* negotiated ALPN (borrowed): moq-lite-03/04/05, or "moql" for setup */
-  const char *path;         /* client: the URL path (and ?query) to send (lite-05 SETUP / legacy PATH) */
+  const char *path;         /* client: the URL path (and ?query) to send (lite-05 SETUP / legacy PATH);
+                               server: the URL path and query of the request the transport carried
+                               (WebSocket), the path given to on_path unless the setup names one */
   uint64_t hop_id;          /* our hop id (0 = none) */
   const moq_limits *limits; /* NULL = defaults */
   size_t max_streams_pending; /* groups waiting for a stream before old ones are dropped, default 16 */

@@ -153,7 +153,9 @@ struct moq_session {
   idmap up_by_id;            /* our subscribe id -> up_sub */
   uint64_t next_sub_id;
   int64_t legacy_sid;        /* the lite-01/02 session stream */
-  char *peer_path;           /* owned: path from the peer's setup */
+  char *peer_path;           /* owned: client: the path our setup sends */
+  char *url_path;            /* owned: server: the URL path and query of the transport's request
+                                (WebSocket), the session's path unless its setup names one */
   serve_sub *serves;
   up_sub *ups;
   import *imports;

@@ -18,6 +18,8 @@
 #include "origin/origin.h"
 #include "quic/quic.h"
 #include "tls/tls.h"
+#include "ws/ws_binding.h"
+#include "ws/ws_handshake.h"
 #include "builtin.h"
 
 /* ALPNs the relay answers, in its order of preference. */
@@ -30,6 +32,9 @@ struct relay {
   tls_ctx *tls;               /* owned */
   quic_endpoint *quic;        /* owned */
   http_server *http;          /* owned */
+  ws_options ws_opts;         /* limits of WebSocket sessions */
+  struct ws_peer *ws_peers;   /* owned list: open WebSocket sessions */
+  int shutting_down;
   origin *origin;             /* owned: every broadcast of every session */
   uint64_t hop_id;            /* this relay's hop id in announcements */
   hook_chain *hooks;          /* owned: the plugins, in configuration order */
@@ -45,12 +50,16 @@ struct relay {
 /* ------------------------------------------------------------------------------------------ */
 /* Sessions */
 
-/* A session as the relay holds it: the transport binding first (so the binding's pointer is the
- * session's), then what admission decided. */
+/* A session as the relay holds it, whatever its transport: what admission decided. */
 typedef struct relay_session {
-  moq_quic_binding b;
   relay *r;
   uint64_t id;
+  moq_session **session;    /* the binding's session field (NULL once the session is gone) */
+  const char *log_id;       /* borrowed from the transport connection, set when the session starts */
+  const char *transport;    /* "quic" or "websocket" (static) */
+  const char *protocol;     /* borrowed: ALPN or subprotocol */
+  char remote[80];
+  quic_conn *qc;            /* raw QUIC only (client certificates), else NULL */
   hook_session hs;          /* what plugins see */
   int deciding;             /* admission waits for a plugin */
   int admitted;
@@ -58,19 +67,32 @@ typedef struct relay_session {
   uv_timer_t *expiry;       /* owned (closed with the session): the token's exp */
 } relay_session;
 
+/* A raw QUIC session (the binding first: it is what the QUIC side hands back). */
+typedef struct quic_peer {
+  moq_quic_binding b;
+  relay_session p;
+} quic_peer;
+
+/* A WebSocket session. */
+typedef struct ws_peer {
+  moq_ws_binding b;
+  relay_session p;
+  struct ws_peer *next, *prev; /* the relay's list, to close them at shutdown */
+} ws_peer;
+
 typedef struct gate_ctx {  /* one pending announce/subscribe decision */
   relay_session *rs;
   uint64_t ticket;
 } gate_ctx;
 
-static relay_session *rs_of(moq_quic_binding *b) { return (relay_session *)b; }
+static moq_session *rs_session(const relay_session *rs) { return rs->session ? *rs->session : NULL; }
 
 static void expiry_closed(uv_handle_t *h) { free(h); }
 
 static void expiry_fire(uv_timer_t *t) {
   relay_session *rs = t->data;
-  LOG_INF("session_expired", "conn=%s id=%llu", quic_conn_log_id(rs->b.conn), (unsigned long long)rs->id);
-  if (rs->b.session) moq_session_close(rs->b.session, MOQ_CODE_UNAUTHORIZED, "token expired");
+  LOG_INF("session_expired", "conn=%s id=%llu", rs->log_id, (unsigned long long)rs->id);
+  if (rs_session(rs)) moq_session_close(rs_session(rs), MOQ_CODE_UNAUTHORIZED, "token expired");
 }
 
 static void expiry_set(relay_session *rs, int64_t expires) {
@@ -89,10 +111,10 @@ static void refuse(relay_session *rs, uint64_t code, const char *reason, const c
   char qp[300], qr[300];
   char slashed[1100];
   snprintf(slashed, sizeof slashed, "/%s", rs->hs.path);
-  LOG_INF("session_refused", "conn=%s path=%s reason=%s%s%s", quic_conn_log_id(rs->b.conn),
+  LOG_INF("session_refused", "conn=%s path=%s reason=%s%s%s", rs->log_id,
           log_quote(qp, sizeof qp, slashed), log_quote(qr, sizeof qr, reason),
           plugin ? " plugin=" : "", plugin ? plugin : "");
-  if (rs->b.session) moq_session_close(rs->b.session, code ? code : MOQ_CODE_UNAUTHORIZED, reason);
+  if (rs_session(rs)) moq_session_close(rs_session(rs), code ? code : MOQ_CODE_UNAUTHORIZED, reason);
 }
 
 /* Accepts the session with grants relative to root. */
@@ -109,10 +131,10 @@ static void admit(relay_session *rs, const char *root, char *const *pub, size_t 
   rs->admitted = 1;
   rs->cluster_peer = (flags & MOQ_GRANT_CLUSTER) != 0;
   LOG_INF("session_accepted", "conn=%s id=%llu root=%s publish=%zu subscribe=%zu by=%s%s",
-          quic_conn_log_id(rs->b.conn), (unsigned long long)rs->id, root[0] ? root : "/", g.n_publish,
+          rs->log_id, (unsigned long long)rs->id, root[0] ? root : "/", g.n_publish,
           g.n_subscribe, by, rs->cluster_peer ? " cluster=1" : "");
-  if (moq_session_accept(rs->b.session, root, &g)) {
-    moq_session_close(rs->b.session, MOQ_CODE_UNAUTHORIZED, "cannot accept");
+  if (moq_session_accept(rs_session(rs), root, &g)) {
+    moq_session_close(rs_session(rs), MOQ_CODE_UNAUTHORIZED, "cannot accept");
     return;
   }
   expiry_set(rs, expires);
@@ -176,7 +198,7 @@ static void admit_default(relay_session *rs, int allow, const char *by) {
 
 static void apply_admission(relay_session *rs, const hook_verdict *v) {
   rs->deciding = 0;
-  if (!rs->b.session) return;
+  if (!rs_session(rs)) return;
   if (v->answer == MOQ_HOOK_DENY) {
     refuse(rs, v->code, v->reason ? v->reason : "refused", v->plugin);
   } else if (v->answer == MOQ_HOOK_ALLOW && v->grants.set) {
@@ -192,20 +214,20 @@ static void admission_done(void *ud, const hook_verdict *v) { apply_admission(ud
 
 /* Admission: the session's path (and query) is known. */
 static void session_path(moq_session *s, const char *path_and_query, int role, void *ud) {
-  relay_session *rs = rs_of(ud);
-  quic_conn *c = rs->b.conn;
-  char addr[80];
-  addr_format((const struct sockaddr *)&quic_conn_remote(c)->ss, addr, sizeof addr);
+  relay_session *rs = ud;
   hook_session_free(&rs->hs);
-  if (hook_session_init(&rs->hs, rs->id, "quic", quic_conn_alpn(c), addr, path_and_query, role)) {
+  if (hook_session_init(&rs->hs, rs->id, rs->transport, rs->protocol, rs->remote, path_and_query, role)) {
     char qp[300];
-    LOG_INF("session_refused", "conn=%s path=%s reason=\"not a valid path\"", quic_conn_log_id(c),
-            log_quote(qp, sizeof qp, path_and_query));
+    size_t n = strcspn(path_and_query, "?"); /* never the query: it may hold a token */
+    char path[300];
+    snprintf(path, sizeof path, "%.*s", (int)(n < sizeof path ? n : sizeof path - 1), path_and_query);
+    LOG_INF("session_refused", "conn=%s path=%s reason=\"not a valid path\"", rs->log_id,
+            log_quote(qp, sizeof qp, path));
     moq_session_close(s, MOQ_CODE_UNAUTHORIZED, "invalid path");
     return;
   }
   tls_peer peer;
-  if (quic_conn_peer_cert(c, &peer) == 0 && peer.present) {
+  if (rs->qc && quic_conn_peer_cert(rs->qc, &peer) == 0 && peer.present) {
     const char *names[TLS_PEER_MAX_NAMES];
     for (size_t i = 0; i < peer.n_names; i++) names[i] = peer.names[i];
     if (hook_session_set_peer(&rs->hs, names, peer.n_names, peer.fingerprint, 1)) {
@@ -222,10 +244,10 @@ static void session_path(moq_session *s, const char *path_and_query, int role, v
 
 static void gate_done(void *ud, const hook_verdict *v) {
   gate_ctx *g = ud;
-  if (g->rs->b.session) {
+  if (rs_session(g->rs)) {
     if (v->answer == MOQ_HOOK_DENY && v->plugin)
       LOG_INF("plugin_denied", "id=%llu plugin=%s", (unsigned long long)g->rs->id, v->plugin);
-    moq_session_answer(g->rs->b.session, g->ticket, v->answer != MOQ_HOOK_DENY);
+    moq_session_answer(rs_session(g->rs), g->ticket, v->answer != MOQ_HOOK_DENY);
   }
   free(g);
 }
@@ -249,39 +271,38 @@ static int gate(relay_session *rs, const char *path, const char *track_name, uin
 }
 
 static int session_announce(moq_session *s, const char *path, uint64_t ticket, void *ud) {
-  return gate(rs_of(ud), path, NULL, ticket);
+  return gate(ud, path, NULL, ticket);
 }
 
 static int session_subscribe(moq_session *s, const char *path, const char *track_name, uint64_t ticket, void *ud) {
-  return gate(rs_of(ud), path, track_name, ticket);
+  return gate(ud, path, track_name, ticket);
 }
 
 static const moq_session_events session_events = {
     .on_path = session_path, .on_announce = session_announce, .on_subscribe = session_subscribe};
 
-static void session_ready(moq_quic_binding *b) {
-  relay *r = b->owner;
-  quic_conn *c = b->conn;
-  char addr[80];
-  addr_format((const struct sockaddr *)&quic_conn_remote(c)->ss, addr, sizeof addr);
-  moq_session_config sc = {.is_server = 1, .alpn = quic_conn_alpn(c), .hop_id = r->hop_id,
-                           .log_id = quic_conn_log_id(c)};
-  moq_transport tr;
-  moq_quic_transport(&tr, c);
-  b->session = moq_session_new(&sc, &tr, r->origin, &session_events, b);
-  LOG_INF("session_open", "conn=%s id=%llu remote=%s alpn=%s", quic_conn_log_id(c),
-          (unsigned long long)rs_of(b)->id, addr, quic_conn_alpn(c));
+/* A new session of any transport: an id, and a place in the relay's table. 0 or -1. */
+static int rs_init(relay *r, relay_session *rs, moq_session **session, const char *transport) {
+  rs->r = r;
+  rs->session = session;
+  rs->transport = transport;
+  rs->protocol = "";
+  rs->log_id = "-";
+  rs->id = ++r->next_session_id;
+  if (idmap_put(&r->sessions, rs->id, rs)) return -1;
+  r->n_sessions++;
+  return 0;
 }
 
-static void session_gone(moq_quic_binding *b, const quic_close_info *info) {
-  relay_session *rs = rs_of(b);
+/* The session is gone: events for the plugins, then its state. */
+static void rs_release(relay_session *rs, uint64_t code, const char *reason) {
   relay *r = rs->r;
   r->n_sessions--;
   idmap_del(&r->sessions, rs->id);
   hook_cancel_session(r->hooks, &rs->hs);
   if (rs->admitted) {
     moq_event ev = {.size = sizeof ev, .type = MOQ_EVENT_SESSION_CLOSED, .session = &rs->hs.info,
-                    .code = info ? info->code : 0, .reason = info ? info->reason : NULL};
+                    .code = code, .reason = reason};
     hook_emit(r->hooks, &ev);
     if (rs->cluster_peer) {
       ev.type = MOQ_EVENT_PEER_DOWN;
@@ -294,37 +315,53 @@ static void session_gone(moq_quic_binding *b, const quic_close_info *info) {
     uv_close((uv_handle_t *)rs->expiry, expiry_closed);
   }
   hook_session_free(&rs->hs);
-  free(rs);
+}
+
+static void session_ready(moq_quic_binding *b) {
+  quic_peer *qp = (quic_peer *)b;
+  relay *r = b->owner;
+  quic_conn *c = b->conn;
+  qp->p.log_id = quic_conn_log_id(c);
+  qp->p.protocol = quic_conn_alpn(c);
+  qp->p.qc = c;
+  addr_format((const struct sockaddr *)&quic_conn_remote(c)->ss, qp->p.remote, sizeof qp->p.remote);
+  moq_session_config sc = {.is_server = 1, .alpn = quic_conn_alpn(c), .hop_id = r->hop_id,
+                           .log_id = quic_conn_log_id(c)};
+  moq_transport tr;
+  moq_quic_transport(&tr, c);
+  b->session = moq_session_new(&sc, &tr, r->origin, &session_events, &qp->p);
+  LOG_INF("session_open", "conn=%s id=%llu remote=%s transport=quic alpn=%s", quic_conn_log_id(c),
+          (unsigned long long)qp->p.id, qp->p.remote, quic_conn_alpn(c));
+}
+
+static void session_gone(moq_quic_binding *b, const quic_close_info *info) {
+  quic_peer *qp = (quic_peer *)b;
+  qp->p.qc = NULL;
+  rs_release(&qp->p, info ? info->code : 0, info ? info->reason : NULL);
+  free(qp);
 }
 
 static void on_accept(void *ud, quic_conn *c) {
   relay *r = ud;
-  relay_session *rs = calloc(1, sizeof *rs);
-  if (!rs) {
+  quic_peer *qp = calloc(1, sizeof *qp);
+  if (!qp || rs_init(r, &qp->p, &qp->b.session, "quic")) {
+    free(qp);
     quic_conn_close(c, 0, "out of memory");
     return;
   }
-  rs->b.ready = session_ready;
-  rs->b.closed = session_gone;
-  rs->b.owner = r;
-  rs->r = r;
-  rs->id = ++r->next_session_id;
-  if (idmap_put(&r->sessions, rs->id, rs)) {
-    free(rs);
-    quic_conn_close(c, 0, "out of memory");
-    return;
-  }
-  r->n_sessions++;
-  quic_conn_set_handler(c, &moq_quic_handler, &rs->b);
+  qp->b.ready = session_ready;
+  qp->b.closed = session_gone;
+  qp->b.owner = r;
+  quic_conn_set_handler(c, &moq_quic_handler, &qp->b);
 }
 
 /* core->session_close for plugins. */
 static int close_session_by_id(void *ud, uint64_t id, uint64_t code, const char *reason) {
   relay *r = ud;
   relay_session *rs = idmap_get(&r->sessions, id);
-  if (!rs || !rs->b.session) return -1;
+  if (!rs || !rs_session(rs)) return -1;
   LOG_INF("session_closed_by_plugin", "id=%llu code=%llu", (unsigned long long)id, (unsigned long long)code);
-  moq_session_close(rs->b.session, code, reason);
+  moq_session_close(rs_session(rs), code, reason);
   return 0;
 }
 
@@ -336,11 +373,90 @@ static void broadcast_changed(void *ud, const broadcast *b, int active) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* WebSocket sessions: an upgrade on any path of the HTTP listener; the URL path and query are the
+ * session's path, and the client always runs the legacy setup exchange (subprotocol "webtransport"
+ * names no moq version). */
+
+static void part_closed(void *arg);
+
+static void ws_session_ready(moq_ws_binding *b) {
+  ws_peer *wp = (ws_peer *)b;
+  relay *r = b->owner;
+  ws_conn *c = b->conn;
+  wp->p.log_id = ws_conn_log_id(c);
+  wp->p.protocol = WS_SUBPROTOCOL;
+  snprintf(wp->p.remote, sizeof wp->p.remote, "%s", ws_conn_remote(c));
+  moq_session_config sc = {.is_server = 1, .alpn = MOQ_ALPN_LEGACY, .path = ws_conn_path(c), .hop_id = r->hop_id,
+                           .log_id = ws_conn_log_id(c)};
+  moq_transport tr;
+  moq_ws_transport(&tr, c);
+  b->session = moq_session_new(&sc, &tr, r->origin, &session_events, &wp->p);
+  char path[300], pq[300];
+  size_t n = strcspn(ws_conn_path(c), "?"); /* never the query: it may hold a token */
+  if (n >= sizeof path) n = sizeof path - 1;
+  memcpy(path, ws_conn_path(c), n);
+  path[n] = 0;
+  LOG_INF("session_open", "conn=%s id=%llu remote=%s transport=websocket protocol=%s path=%s", ws_conn_log_id(c),
+          (unsigned long long)wp->p.id, ws_conn_remote(c), WS_SUBPROTOCOL, log_quote(pq, sizeof pq, path));
+}
+
+static void ws_session_gone(moq_ws_binding *b, const ws_close_info *info) {
+  ws_peer *wp = (ws_peer *)b;
+  relay *r = b->owner;
+  if (wp->prev) wp->prev->next = wp->next;
+  else r->ws_peers = wp->next;
+  if (wp->next) wp->next->prev = wp->prev;
+  rs_release(&wp->p, info ? info->code : 0, info ? info->reason : NULL);
+  free(wp);
+  if (r->shutting_down && !r->ws_peers) part_closed(r);
+}
+
+static int on_http_upgrade(void *ud, const http_request *req, uv_tcp_t *conn, const uint8_t *extra,
+                           size_t extra_len) {
+  relay *r = ud;
+  ws_handshake hs;
+  if (r->shutting_down) return -1;
+  if (!ws_handshake_is_websocket(req)) return 1; /* another protocol: answered as a plain request */
+  if (ws_handshake_check(req, &hs) != 0) {
+    char pq[300], rq[200];
+    LOG_INF("ws_refused", "remote=%s path=%s status=%d reason=%s", req->remote_str,
+            log_quote(pq, sizeof pq, req->path), hs.status, log_quote(rq, sizeof rq, hs.reason));
+    return 1; /* on_http_request answers with the refusal */
+  }
+  ws_peer *wp = calloc(1, sizeof *wp);
+  if (!wp || rs_init(r, &wp->p, &wp->b.session, "websocket")) {
+    free(wp);
+    return -1;
+  }
+  wp->b.ready = ws_session_ready;
+  wp->b.closed = ws_session_gone;
+  wp->b.owner = r;
+  ws_conn *c = ws_conn_accept(r->loop, conn, req, &hs, extra, extra_len, &r->ws_opts, &moq_ws_handler, &wp->b);
+  if (!c) { /* out of memory: the connection was closed */
+    rs_release(&wp->p, 0, NULL);
+    free(wp);
+    return 0;
+  }
+  wp->b.conn = c;
+  wp->next = r->ws_peers;
+  if (r->ws_peers) r->ws_peers->prev = wp;
+  r->ws_peers = wp;
+  return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* HTTP */
 
 static int on_http_request(void *ud, const http_request *req, http_response *resp) {
   relay *r = ud;
   static const char text[] = "text/plain; charset=utf-8";
+  if (ws_handshake_is_websocket(req)) { /* a WebSocket handshake that was refused: say why */
+    ws_handshake hs;
+    if (ws_handshake_check(req, &hs) != 0) {
+      ws_handshake_refusal(&hs, resp);
+      return 0;
+    }
+  }
   if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
     resp->status = 405;
     resp->content_type = text;
@@ -373,7 +489,7 @@ static int on_http_request(void *ud, const http_request *req, http_response *res
   return 0;
 }
 
-static const http_server_callbacks http_callbacks = {.on_request = on_http_request};
+static const http_server_callbacks http_callbacks = {.on_request = on_http_request, .on_upgrade = on_http_upgrade};
 
 /* ------------------------------------------------------------------------------------------ */
 /* Life cycle */
@@ -436,6 +552,10 @@ relay *relay_new(uv_loop_t *loop, const relay_config *cfg, char *err, size_t err
   r->loop = loop;
   r->cfg = cfg;
   idmap_init(&r->sessions);
+  ws_options_default(&r->ws_opts);
+  r->ws_opts.idle_timeout_ms = cfg->quic_idle_timeout_ms; /* the same timers and limits as QUIC */
+  r->ws_opts.keep_alive_ms = cfg->quic_keep_alive_ms;
+  r->ws_opts.max_streams = (size_t)cfg->quic_max_streams;
   if (load_plugins(r, err, errlen)) goto fail;
   origin_limits ol;
   origin_limits_default(&ol);
@@ -536,10 +656,14 @@ static void part_closed(void *arg) {
 void relay_shutdown(relay *r, void (*done)(void *), void *arg) {
   r->done = done;
   r->done_arg = arg;
-  r->pending_closes = 1 + (r->http ? 1 : 0);
+  r->pending_closes = 1 + (r->http ? 1 : 0) + (r->ws_peers ? 1 : 0);
+  r->shutting_down = 1;
   origin_watch_free(r->bc_watch); /* no broadcast events while the sessions close */
   r->bc_watch = NULL;
-  LOG_INF("shutdown", "sessions=%zu", quic_endpoint_conn_count(r->quic));
+  size_t n_ws = 0;
+  for (ws_peer *wp = r->ws_peers; wp; wp = wp->next) n_ws++;
+  LOG_INF("shutdown", "sessions=%zu websocket=%zu", quic_endpoint_conn_count(r->quic), n_ws);
+  for (ws_peer *wp = r->ws_peers; wp; wp = wp->next) ws_conn_close(wp->b.conn, 0, "relay shutting down");
   if (r->http) http_server_close(r->http, part_closed, r);
   r->http = NULL;
   quic_endpoint_shutdown(r->quic, 0, "relay shutting down", part_closed, r);

@@ -483,6 +483,15 @@ START_TEST(test_upgrade_refused_or_absent) {
   ck_assert_int_eq(f.got_eof, 1);
   ck_assert_ptr_nonnull(strstr(f.got, "HTTP/1.1 400 Bad Request\r\n"));
   fx_free(&f);
+  /* a positive answer: on_request answers the request (here 404), then the connection closes */
+  fx r = {.with_upgrade = 1, .upgrade_rc = 1};
+  run_simple(&r, req, strlen(req));
+  ck_assert_int_eq(r.upgrade_calls, 1);
+  ck_assert_int_eq(r.requests, 1);
+  ck_assert_int_eq(r.got_eof, 1);
+  ck_assert_ptr_nonnull(strstr(r.got, "HTTP/1.1 404 Not Found\r\n"));
+  ck_assert_ptr_nonnull(strstr(r.got, "Connection: close\r\n"));
+  fx_free(&r);
   /* without on_upgrade: a normal response, and the connection keeps speaking HTTP/1.1 */
   fx g = {0};
   req = "GET /health HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
