@@ -318,7 +318,7 @@ static void core_resume(moq_request *req, int answer) {
     req->early = answer;
     return;
   }
-  if (!req->waiting) return; /* a second answer: ignored */
+  if (!req->waiting) return; /* not left pending: nothing to resume */
   req->waiting = 0;
   if (!req->hs) { /* cancelled meanwhile */
     if (req->prev) req->prev->next = req->next;

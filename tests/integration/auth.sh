@@ -14,7 +14,6 @@ now=$(date +%s)
 full=$("$TOKEN" sign --key "$K/root.jwk" --root demo --publish "" --subscribe "") || fail "moq-token sign"
 watch=$("$TOKEN" sign --key "$K/root.jwk" --root demo --subscribe "") || fail "sign subscribe-only"
 expired=$("$TOKEN" sign --key "$K/root.jwk" --root demo --subscribe "" --expires $((now - 10))) || fail "sign expired"
-short=$("$TOKEN" sign --key "$K/root.jwk" --root demo --subscribe "" --expires $((now + 3))) || fail "sign short"
 printf '%s' "$full" | "$TOKEN" verify --key "$K/root.pub.jwk" >"$TEST_TMP/claims" || fail "moq-token verify"
 grep -q '"root":"demo"' "$TEST_TMP/claims" || fail "verify printed $(cat "$TEST_TMP/claims")"
 ok "moq-token generate/sign/verify"
@@ -60,7 +59,8 @@ expect_refused no-token "demo" 'a token is required'
 foreign=$("$TOKEN" sign --key "$K/other.jwk" --root demo --subscribe "")
 expect_refused wrong-algorithm "demo?jwt=$foreign" 'algorithm HS256 is not the key'
 
-# exp bounds the whole session
+# exp bounds the whole session (signed now: the suite may run slowly under sanitizers)
+short=$("$TOKEN" sign --key "$K/root.jwk" --root demo --subscribe "" --expires $(($(date +%s) + 3))) || fail "sign short"
 lite5 announced "$(relay_url "demo?jwt=$short")" --count 100 >/dev/null 2>"$TEST_TMP/s.err" &
 s=$!
 wait_log_count 'event=session_expired' 1 8 || fail "the session outlived its token"

@@ -8,12 +8,13 @@
  *
  * Decision points. Each decision callback answers one of the MOQ_HOOK_* values below:
  *   PASS    no opinion: the next plugin is asked, then the relay's default applies;
- *   ALLOW   accept (for sessions, with the grants given through core->grant; without a grant call,
- *           the default grants: verified token claims scoped to the path, else the public prefixes);
+ *   ALLOW   accept (for sessions, with the grants given through core->grant; without a grant call:
+ *           the verified token claims if any, else everything under the session's path);
  *   DENY    refuse (core->set_reason sets the error code and the reason logged and sent);
- *   PENDING the plugin answers later with core->resume(req, ANSWER), exactly once; until then the
- *           relay waits for that request only. The request stays valid until resumed, even if the
- *           session went away meanwhile (the late answer is then discarded).
+ *   PENDING the plugin answers later with core->resume(req, ANSWER), exactly once (req is invalid
+ *           after that); until then the relay waits for that request only. The request stays
+ *           valid until resumed, even if the session went away meanwhile (the late answer is then
+ *           discarded).
  * Plugins are asked in configuration order; the first answer other than PASS wins.
  *
  * Versioning: MOQ_PLUGIN_API_VERSION is (major << 16 | minor). A minor version only appends
