@@ -179,4 +179,38 @@ src=$?
 grep -q 'event=shutdown .*websocket=1' "$RELAY_LOG" || fail "the shutdown did not count the WebSocket session"
 grep -q 'event=exit clean=1' "$RELAY_LOG" || fail "the relay did not exit cleanly with a WebSocket session open"
 ok "shutdown closes an open WebSocket session and exits cleanly"
+
+# --- policy over WebSocket: a Lua script and a JWT key decide WebSocket sessions as they do QUIC ones
+cat >"$TEST_TMP/ws-policy.lua" <<'LUA'
+function on_session(req)
+  if req.transport ~= "websocket" then return nil end
+  if req.query.key == "letmein" then return { publish = { "" }, subscribe = { "" } } end
+  if req.jwt then return nil end -- the token decides
+  return false, "websocket sessions need the key"
+end
+LUA
+"$top_builddir/moq-token" generate --algorithm EdDSA --out "$TEST_TMP/k.jwk" --public "$TEST_TMP/k.pub.jwk" ||
+    fail "moq-token generate"
+tok=$("$top_builddir/moq-token" sign --key "$TEST_TMP/k.jwk" --root demo --publish "" --subscribe "")
+relay_start --lua "$TEST_TMP/ws-policy.lua" --auth-key "$TEST_TMP/k.pub.jwk"
+export RELAY_HTTP_PORT RELAY_PORT RELAY_CA RELAY_LOG
+hold_session() { # NAME PATH BROADCAST
+    (cd "$depdir" && exec timeout 20 node --experimental-websocket "$script" hold "$2" "$3") >"$TEST_TMP/$1.out" 2>&1 &
+    eval "$1_pid=\$!"
+}
+hold_session lua_ok "/room?key=letmein" cam
+wait_log_count 'event=broadcast_start path=room/cam' 1 10 || fail "a WebSocket session admitted by Lua could not publish"
+grep -q 'event=session_accepted .*root=room .*by=lua' "$RELAY_LOG" || fail "the Lua admission was not logged"
+ok "a Lua script admits a WebSocket session with its own grants (req.transport, req.query)"
+hold_session lua_no "/room?key=wrong" nope
+wait_log_count 'event=session_refused .*reason="websocket sessions need the key" plugin=lua' 1 10 ||
+    fail "the Lua refusal of a WebSocket session was not applied"
+kill "$lua_no_pid" 2>/dev/null
+ok "a Lua script refuses a WebSocket session with its reason"
+hold_session jwt_ok "/demo?jwt=$tok" cam
+wait_log_count 'event=broadcast_start path=demo/cam' 1 10 || fail "a WebSocket session with a valid token could not publish"
+grep -q 'event=session_accepted .*root=demo .*by=token' "$RELAY_LOG" || fail "the token admission was not logged"
+ok "a token in the WebSocket URL is verified and scoped (EdDSA)"
+kill "$lua_ok_pid" "$jwt_ok_pid" 2>/dev/null
+relay_stop || fail "relay exit status $?"
 exit 0
