@@ -13,4 +13,9 @@ int moq_plugin_jwt_init(const moq_core *core, moq_plugin_host *h, const moq_plug
 int moq_plugin_lua_init(const moq_core *core, moq_plugin_host *h, const moq_plugin_config *cfg, moq_plugin *out,
                         char *err, size_t errlen);
 
+/* cluster: root and leaves (config: node = HOST:PORT, root = HOST:PORT (repeated), token = FILE,
+ * linger_ms = N). */
+int moq_plugin_cluster_init(const moq_core *core, moq_plugin_host *h, const moq_plugin_config *cfg, moq_plugin *out,
+                            char *err, size_t errlen);
+
 #endif

@@ -43,6 +43,14 @@ enum {
   OPT_PLUGIN,
   OPT_LUA,
   OPT_LUA_BUDGET,
+  OPT_CLIENT_TLS_ROOT,
+  OPT_CLIENT_TLS_CERT,
+  OPT_CLIENT_TLS_KEY,
+  OPT_CLIENT_TLS_DISABLE_VERIFY,
+  OPT_CLUSTER_ROOT,
+  OPT_CLUSTER_NODE,
+  OPT_CLUSTER_TOKEN,
+  OPT_CLUSTER_LINGER,
   OPT_HELP,
   OPT_VERSION,
 };
@@ -67,6 +75,14 @@ static const struct option long_options[] = {
     {"plugin", required_argument, NULL, OPT_PLUGIN},
     {"lua", required_argument, NULL, OPT_LUA},
     {"lua-budget", required_argument, NULL, OPT_LUA_BUDGET},
+    {"client-tls-root", required_argument, NULL, OPT_CLIENT_TLS_ROOT},
+    {"client-tls-cert", required_argument, NULL, OPT_CLIENT_TLS_CERT},
+    {"client-tls-key", required_argument, NULL, OPT_CLIENT_TLS_KEY},
+    {"client-tls-disable-verify", no_argument, NULL, OPT_CLIENT_TLS_DISABLE_VERIFY},
+    {"cluster-root", required_argument, NULL, OPT_CLUSTER_ROOT},
+    {"cluster-node", required_argument, NULL, OPT_CLUSTER_NODE},
+    {"cluster-token", required_argument, NULL, OPT_CLUSTER_TOKEN},
+    {"cluster-linger", required_argument, NULL, OPT_CLUSTER_LINGER},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -112,6 +128,21 @@ static const option_doc option_docs[] = {
      "[[plugin]] path", NULL},
     {"--lua FILE", NULL, "run a Lua policy script (repeatable)", "none", "lua.scripts", NULL},
     {"--lua-budget N", NULL, "Lua instructions allowed per call", "1000000", "lua.budget", NULL},
+    {"--client-tls-root FILE", NULL, "CA (PEM) checking the relays this one dials", "system roots",
+     "client.tls.root", NULL},
+    {"--client-tls-cert FILE", NULL, "certificate presented to the relays this one dials (mTLS)", "none",
+     "client.tls.cert", NULL},
+    {"--client-tls-key FILE", NULL, "key of --client-tls-cert", "none", "client.tls.key", NULL},
+    {"--client-tls-disable-verify", NULL, "dial relays without checking their certificates", "off",
+     "client.tls.disable_verify", NULL},
+    {"--cluster-root HOST:PORT", NULL, "a root relay to register with (repeatable)", "none (this is a root)",
+     "cluster.root", NULL},
+    {"--cluster-node HOST:PORT", NULL, "this relay's address for its peers, and its name", "none",
+     "cluster.node", NULL},
+    {"--cluster-token FILE", NULL, "the JWT (cluster claim) presented to other relays", "none", "cluster.token",
+     NULL},
+    {"--cluster-linger DUR", NULL, "close an idle on-demand link to a relay after this", "5s",
+     "cluster.linger", NULL},
     {"--cache-duration DUR", NULL, "keep groups older than the latest this long", "30s", "cache.duration",
      NULL},
     {"--cache-track-capacity BYTES", NULL, "cache per track beyond the latest group (KiB, MiB, GiB)", "32MiB",
@@ -144,6 +175,8 @@ typedef enum key_kind {
   K_PLUGINS,  /* [[plugin]]: path = "...", [plugin.config] */
   K_FILES,    /* a string or an array of non-empty strings */
   K_COUNT,    /* a positive integer */
+  K_BOOL,     /* true or false */
+  K_ROOTS,    /* a string or an array of non-empty strings (cluster roots) */
 } key_kind;
 
 static const struct {
@@ -176,6 +209,17 @@ static const struct {
     {"lua", K_TABLE, 0},
     {"lua.scripts", K_FILES, OPT_LUA},
     {"lua.budget", K_COUNT, OPT_LUA_BUDGET},
+    {"client", K_TABLE, 0},
+    {"client.tls", K_TABLE, 0},
+    {"client.tls.root", K_STRING, OPT_CLIENT_TLS_ROOT},
+    {"client.tls.cert", K_STRING, OPT_CLIENT_TLS_CERT},
+    {"client.tls.key", K_STRING, OPT_CLIENT_TLS_KEY},
+    {"client.tls.disable_verify", K_BOOL, OPT_CLIENT_TLS_DISABLE_VERIFY},
+    {"cluster", K_TABLE, 0},
+    {"cluster.root", K_ROOTS, OPT_CLUSTER_ROOT},
+    {"cluster.node", K_STRING, OPT_CLUSTER_NODE},
+    {"cluster.token", K_STRING, OPT_CLUSTER_TOKEN},
+    {"cluster.linger", K_DURATION, OPT_CLUSTER_LINGER},
     {"cache", K_TABLE, 0},
     {"cache.duration", K_DURATION, OPT_CACHE_DURATION},
     {"cache.track_capacity", K_BYTES, OPT_CACHE_TRACK_CAPACITY},
@@ -286,6 +330,7 @@ void config_init(relay_config *cfg) {
   cfg->cache_track_bytes = 32u << 20;
   cfg->quic_max_streams = DEFAULT_MAX_STREAMS;
   cfg->lua_budget = 1000000;
+  cfg->cluster_linger_ms = 5000;
 }
 
 static void config_release(relay_config *cfg) {
@@ -304,6 +349,12 @@ static void config_release(relay_config *cfg) {
   cfg->plugins = NULL;
   cfg->n_plugins = 0;
   str_list_free(&cfg->lua_scripts);
+  str_release(&cfg->client_tls_root);
+  str_release(&cfg->client_tls_cert);
+  str_release(&cfg->client_tls_key);
+  str_release(&cfg->cluster_node);
+  str_release(&cfg->cluster_token);
+  str_list_free(&cfg->cluster_roots);
 }
 
 void config_free(relay_config *cfg) {
@@ -331,8 +382,15 @@ static int config_copy(relay_config *dst, const relay_config *src) {
   dst->n_plugins = 0;
   dst->lua_scripts.items = NULL;
   dst->lua_scripts.len = 0;
+  dst->client_tls_root = dst->client_tls_cert = dst->client_tls_key = dst->cluster_node = dst->cluster_token = NULL;
+  dst->cluster_roots.items = NULL;
+  dst->cluster_roots.len = 0;
   if (dup_field(&dst->auth_key, src->auth_key) || dup_field(&dst->auth_key_dir, src->auth_key_dir) ||
-      str_list_copy(&dst->lua_scripts, &src->lua_scripts)) {
+      str_list_copy(&dst->lua_scripts, &src->lua_scripts) ||
+      dup_field(&dst->client_tls_root, src->client_tls_root) ||
+      dup_field(&dst->client_tls_cert, src->client_tls_cert) || dup_field(&dst->client_tls_key, src->client_tls_key) ||
+      dup_field(&dst->cluster_node, src->cluster_node) || dup_field(&dst->cluster_token, src->cluster_token) ||
+      str_list_copy(&dst->cluster_roots, &src->cluster_roots)) {
     config_release(dst);
     return -1;
   }
@@ -375,6 +433,11 @@ static char **string_field(relay_config *cfg, int id) {
   case OPT_HTTP_LISTEN: return &cfg->web_http_listen;
   case OPT_AUTH_KEY: return &cfg->auth_key;
   case OPT_AUTH_KEY_DIR: return &cfg->auth_key_dir;
+  case OPT_CLIENT_TLS_ROOT: return &cfg->client_tls_root;
+  case OPT_CLIENT_TLS_CERT: return &cfg->client_tls_cert;
+  case OPT_CLIENT_TLS_KEY: return &cfg->client_tls_key;
+  case OPT_CLUSTER_NODE: return &cfg->cluster_node;
+  case OPT_CLUSTER_TOKEN: return &cfg->cluster_token;
   default: return NULL;
   }
 }
@@ -385,6 +448,7 @@ static uint64_t *duration_field(relay_config *cfg, int id) {
   switch (id) {
   case OPT_IDLE_TIMEOUT: return &cfg->quic_idle_timeout_ms;
   case OPT_KEEP_ALIVE: return &cfg->quic_keep_alive_ms;
+  case OPT_CLUSTER_LINGER: return &cfg->cluster_linger_ms;
   default: return &cfg->cache_duration_ms;
   }
 }
@@ -491,8 +555,23 @@ static int apply_text(relay_config *cfg, int id, const char *v, const char *labe
     break;
   case OPT_AUTH_KEY:
   case OPT_AUTH_KEY_DIR:
+  case OPT_CLIENT_TLS_ROOT:
+  case OPT_CLIENT_TLS_CERT:
+  case OPT_CLIENT_TLS_KEY:
+  case OPT_CLUSTER_TOKEN:
     if (!*v) return errf(err, errlen, "%s: expected a file name, got an empty string", label);
     break;
+  case OPT_CLUSTER_NODE:
+    if (!*v) return errf(err, errlen, "%s: expected HOST:PORT, got an empty string", label);
+    break;
+  case OPT_CLIENT_TLS_DISABLE_VERIFY:
+    cfg->client_tls_disable_verify = 1;
+    return 0;
+  case OPT_CLUSTER_ROOT:
+    if (!*v) return errf(err, errlen, "%s: expected HOST:PORT or a URL, got an empty string", label);
+    if (!append) str_list_free(&cfg->cluster_roots);
+    if (str_list_push(&cfg->cluster_roots, v)) goto nomem;
+    return 0;
   case OPT_PLUGIN:
     if (!*v) return errf(err, errlen, "%s: expected the path of a plugin (.so), got an empty string", label);
     if (plugins_push(cfg, v, label, NULL, NULL)) goto nomem;
@@ -529,6 +608,7 @@ static int apply_text(relay_config *cfg, int id, const char *v, const char *labe
     return 0;
   case OPT_IDLE_TIMEOUT:
   case OPT_KEEP_ALIVE:
+  case OPT_CLUSTER_LINGER:
   case OPT_CACHE_DURATION:
     if (parse_duration(v, &u))
       return errf(err, errlen, "%s: expected " DURATION_EXPECTED ", got \"%s\"", label, v);
@@ -775,6 +855,23 @@ static int file_value(loader *ld, key_kind kind, int id, const char *path, const
     cfg->lua_budget = (uint64_t)i;
     return 0;
   case K_PLUGINS: return file_plugins(ld, v, path);
+  case K_BOOL: {
+    int b;
+    if (toml_bool(v, &b)) return key_err(ld, v->line, path, "expected true or false, got %s", toml_type_name(v->type));
+    cfg->client_tls_disable_verify = b;
+    return 0;
+  }
+  case K_ROOTS:
+    if (file_list(ld, v, path, 0, &l)) return -1;
+    for (size_t k = 0; k < l.len; k++) {
+      if (!l.items[k][0]) {
+        str_list_free(&l);
+        return key_err(ld, v->line, path, "expected HOST:PORT or URLs, got an empty string");
+      }
+    }
+    str_list_free(&cfg->cluster_roots);
+    cfg->cluster_roots = l;
+    return 0;
   case K_TABLE: break;
   }
   return -1;
@@ -940,12 +1037,13 @@ int config_parse_args(relay_config *cfg, int argc, char **argv, char *err, size_
     const char *v = getenv(env_vars[i].name);
     if (v && *v) rv = apply_text(&next, env_vars[i].id, v, env_vars[i].name, 0, err, errlen);
   }
-  int seen_generate = 0, seen_public = 0, seen_lua = 0;
+  int seen_generate = 0, seen_public = 0, seen_lua = 0, seen_root = 0;
   for (size_t i = 0; rv == 0 && i < nopts; i++) {
     int append = 0;
     if (opts[i].id == OPT_TLS_GENERATE) append = seen_generate++ > 0;
     if (opts[i].id == OPT_AUTH_PUBLIC) append = seen_public++ > 0;
     if (opts[i].id == OPT_LUA) append = seen_lua++ > 0;
+    if (opts[i].id == OPT_CLUSTER_ROOT) append = seen_root++ > 0;
     rv = apply_text(&next, opts[i].id, opts[i].value, opts[i].name, append, err, errlen);
   }
   free(opts);
@@ -1004,6 +1102,12 @@ int config_validate(const relay_config *cfg, char *err, size_t errlen) {
                 (unsigned long long)cfg->quic_idle_timeout_ms);
   if (cfg->quic_max_streams < 1 || cfg->quic_max_streams > MAX_STREAMS_LIMIT)
     return errf(err, errlen, "--server-quic-max-streams: expected an integer from 1 to 65535");
+  if (!cfg->client_tls_cert != !cfg->client_tls_key)
+    return errf(err, errlen, "--client-tls-cert and --client-tls-key go together: give both (client.tls.cert and "
+                             "client.tls.key)");
+  if (cfg->cluster_roots.len && !cfg->cluster_node)
+    return errf(err, errlen, "--cluster-root needs --cluster-node HOST:PORT: the address other relays reach this "
+                             "one at, and its name in the cluster (cluster.node)");
   if (cfg->auth_key && cfg->auth_key_dir)
     return errf(err, errlen, "both --auth-key and --auth-key-dir were given: use one (auth.key or auth.key_dir)");
   if (cfg->auth_public.len == 0 && !cfg->auth_key && !cfg->auth_key_dir && !cfg->n_plugins &&

@@ -45,6 +45,14 @@ typedef struct relay_config {
   size_t n_plugins;
   str_list lua_scripts;    /* Lua scripts, each run by its own instance of the lua plugin */
   uint64_t lua_budget;     /* instructions per Lua call, default 1000000 */
+  char *client_tls_root;   /* owned: CA (PEM) for the relay's outbound links, or NULL (system roots) */
+  char *client_tls_cert;   /* owned: the relay's own client certificate for links (mTLS), or NULL */
+  char *client_tls_key;    /* owned: its key */
+  int client_tls_disable_verify; /* links accept any certificate (tests only) */
+  str_list cluster_roots;  /* root relays to register with (host:port or URL); empty: none */
+  char *cluster_node;      /* owned: this relay's reachable host:port, also its name; NULL: no cluster */
+  char *cluster_token;     /* owned: file holding the JWT presented to other relays, or NULL */
+  uint64_t cluster_linger_ms; /* an on-demand link with nothing flowing closes after this; default 5000 */
   int show_help;           /* --help was given */
   int show_version;        /* --version was given */
 } relay_config;

@@ -51,8 +51,17 @@ struct moq_request {
   struct moq_request *next, *prev; /* the chain's pending list */
 };
 
+typedef struct http_route {
+  char *path;           /* owned */
+  hook_http_fn fn;
+  void *arg;
+  moq_plugin_host *h;
+  struct http_route *next;
+} http_route;
+
 struct hook_chain {
   uv_loop_t *loop;
+  http_route *routes;   /* owned list */
   hook_chain_ops ops;
   moq_plugin_host *plugins, *last;
   size_t n;
@@ -381,6 +390,74 @@ static int core_session_close(moq_plugin_host *h, uint64_t id, uint64_t code, co
   return h->hc->ops.session_close(h->hc->ops.ud, id, code, reason ? reason : "closed by plugin");
 }
 
+static hook_chain_ops *ops_of(moq_plugin_host *h) { return h ? &h->hc->ops : NULL; }
+
+static moq_link *core_link_open(moq_plugin_host *h, const char *url, int flags,
+                                void (*on_state)(void *arg, moq_link *l, int up, const char *reason), void *arg) {
+  hook_chain_ops *o = ops_of(h);
+  return o && o->link_open && url ? o->link_open(o->ud, url, flags, on_state, arg) : NULL;
+}
+
+static void core_link_close(moq_plugin_host *h, moq_link *l) {
+  hook_chain_ops *o = ops_of(h);
+  if (l && o && o->link_close) o->link_close(o->ud, l);
+}
+
+static moq_remote *core_remote_publish(moq_plugin_host *h, const char *path, const char *url) {
+  hook_chain_ops *o = ops_of(h);
+  return o && o->remote_publish && path && url ? o->remote_publish(o->ud, path, url) : NULL;
+}
+
+static void core_remote_unpublish(moq_plugin_host *h, moq_remote *r) {
+  hook_chain_ops *o = ops_of(h);
+  if (r && o && o->remote_unpublish) o->remote_unpublish(o->ud, r);
+}
+
+static moq_marker *core_marker_publish(moq_plugin_host *h, const char *path) {
+  hook_chain_ops *o = ops_of(h);
+  return o && o->marker_publish && path ? o->marker_publish(o->ud, path) : NULL;
+}
+
+static void core_marker_unpublish(moq_plugin_host *h, moq_marker *m) {
+  hook_chain_ops *o = ops_of(h);
+  if (m && o && o->marker_unpublish) o->marker_unpublish(o->ud, m);
+}
+
+static int core_http_handle(moq_plugin_host *h, const char *path, char *(*fn)(void *arg, const char **ct),
+                            void *arg) {
+  if (!h || !path || path[0] != '/' || !fn) return -1;
+  void *unused;
+  if (hook_http_find(h->hc, path, &unused)) return -1;
+  http_route *r = calloc(1, sizeof *r);
+  if (!r || !(r->path = strdup(path))) {
+    free(r);
+    return -1;
+  }
+  r->fn = fn;
+  r->arg = arg;
+  r->h = h;
+  r->next = h->hc->routes;
+  h->hc->routes = r;
+  return 0;
+}
+
+static size_t core_links_json(moq_plugin_host *h, char *buf, size_t len) {
+  hook_chain_ops *o = ops_of(h);
+  if (o && o->links_json) return o->links_json(o->ud, buf, len);
+  if (len) snprintf(buf, len, "[]");
+  return 2;
+}
+
+hook_http_fn hook_http_find(const hook_chain *hc, const char *path, void **arg) {
+  for (http_route *r = hc ? hc->routes : NULL; r; r = r->next) {
+    if (strcmp(r->path, path) == 0) {
+      *arg = r->arg;
+      return r->fn;
+    }
+  }
+  return NULL;
+}
+
 static const moq_core core_table = {
     .size = sizeof(moq_core),
     .api_version = MOQ_PLUGIN_API_VERSION,
@@ -396,6 +473,14 @@ static const moq_core core_table = {
     .now_ms = core_now_ms,
     .path_has_prefix = hook_path_has_prefix,
     .session_close = core_session_close,
+    .link_open = core_link_open,
+    .link_close = core_link_close,
+    .remote_publish = core_remote_publish,
+    .remote_unpublish = core_remote_unpublish,
+    .marker_publish = core_marker_publish,
+    .marker_unpublish = core_marker_unpublish,
+    .http_handle = core_http_handle,
+    .links_json = core_links_json,
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -529,6 +614,12 @@ void hook_chain_free(hook_chain *hc) {
     moq_plugin_host *h = hc->plugins;
     hc->plugins = h->next;
     host_free(h);
+  }
+  while (hc->routes) {
+    http_route *r = hc->routes;
+    hc->routes = r->next;
+    free(r->path);
+    free(r);
   }
   free(hc);
 }

@@ -13,12 +13,24 @@
 typedef struct hook_chain hook_chain;
 typedef struct moq_request hook_request;
 
-/* What the chain needs from the relay. */
+/* What the chain needs from the relay (any may be NULL: the core function then fails). */
 typedef struct hook_chain_ops {
   /* Closes session id; 0, or -1 if there is no such session. */
   int (*session_close)(void *ud, uint64_t id, uint64_t code, const char *reason);
+  /* The 1.1 link functions of moq_core, implemented by the relay (see plugin.h). */
+  moq_link *(*link_open)(void *ud, const char *url, int flags,
+                         void (*on_state)(void *arg, moq_link *l, int up, const char *reason), void *arg);
+  void (*link_close)(void *ud, moq_link *l);
+  moq_remote *(*remote_publish)(void *ud, const char *path, const char *url);
+  void (*remote_unpublish)(void *ud, moq_remote *r);
+  moq_marker *(*marker_publish)(void *ud, const char *path);
+  void (*marker_unpublish)(void *ud, moq_marker *m);
+  size_t (*links_json)(void *ud, char *buf, size_t len);
   void *ud;
 } hook_chain_ops;
+
+/* A GET path a plugin answers (core->http_handle). */
+typedef char *(*hook_http_fn)(void *arg, const char **content_type);
 
 /* A session as plugins see it: info points into the owned strings below. */
 typedef struct hook_session {
@@ -88,6 +100,9 @@ int hook_ask_subscribe(hook_chain *hc, hook_session *hs, const char *path, const
 /* The session is going: its pending decisions will never call done. */
 void hook_cancel_session(hook_chain *hc, hook_session *hs);
 void hook_verdict_free(hook_verdict *v);
+
+/* The handler a plugin registered for GET path, or NULL. */
+hook_http_fn hook_http_find(const hook_chain *hc, const char *path, void **arg);
 
 /* Delivers an event to every plugin. */
 void hook_emit(hook_chain *hc, const moq_event *ev);

@@ -110,6 +110,20 @@ size_t moq_session_unacked(moq_session *s);
 /* Answers a gate left pending (ticket as given to on_announce / on_subscribe). A ticket whose
  * announcement or subscription has gone meanwhile is ignored. */
 void moq_session_answer(moq_session *s, uint64_t ticket, int allow);
+/* Marks the peer as a relay of our cluster (before it starts, or before moq_session_accept): it is
+ * served only broadcasts that did not come from the cluster (one hop), and what it announces is
+ * marked as coming from the cluster. */
+void moq_session_set_cluster(moq_session *s, int on);
+/* Subscribes to track t (of a broadcast owned by someone else) on the peer's broadcast at path
+ * (relative to the root): the peer's groups arrive into t as for an import. The owner of t's
+ * broadcast calls moq_session_unforward from its unsubscribe. If the peer ends the track or the
+ * session ends first, on_end(arg, t) is called just before t ends (with MOQ_CODE_DROPPED when the
+ * session ended): the owner forgets t then. Returns 0 or negative. */
+int moq_session_forward(moq_session *s, const char *path, track *t, void (*on_end)(void *arg, track *t),
+                        void *arg);
+void moq_session_unforward(moq_session *s, track *t);
+/* Tracks forwarded through the session right now. */
+size_t moq_session_forwarded(const moq_session *s);
 /* Closes the session with code and reason (through the transport). */
 void moq_session_close(moq_session *s, uint64_t code, const char *reason);
 

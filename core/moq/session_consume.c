@@ -44,7 +44,7 @@ static import *import_add(moq_session *s, consume *from, const char *rel, const 
   if (s->imports) s->imports->prev = imp;
   s->imports = imp;
   broadcast_source src = {.subscribe = src_subscribe, .unsubscribe = src_unsubscribe, .replaced = src_replaced,
-                          .user_data = imp};
+                          .user_data = imp, .via_cluster = s->cluster};
   imp->b = origin_publish(s->o, global, hops, n_hops, &src);
   if (!imp->b) {
     import_free(s, imp);
@@ -70,6 +70,46 @@ static void src_replaced(void *ud) {
 int sess_owns(const moq_session *s, const broadcast *b) {
   const broadcast_source *src = broadcast_get_source(b);
   return src->subscribe == src_subscribe && ((const import *)src->user_data)->s == s;
+}
+
+int sess_hides(const moq_session *s, const broadcast *b) {
+  return sess_owns(s, b) || (s->cluster && broadcast_get_source(b)->via_cluster);
+}
+
+void moq_session_set_cluster(moq_session *s, int on) { s->cluster = on != 0; }
+
+size_t moq_session_forwarded(const moq_session *s) { return s->n_forwarded; }
+
+int moq_session_forward(moq_session *s, const char *path, track *t, void (*on_end)(void *arg, track *t),
+                        void *arg) {
+  char rel[1100];
+  if (s->closing || moq_path_normalize(moq_str_c(path), rel, sizeof rel) < 0) return -1;
+  import *imp = s->imports;
+  while (imp && !(imp->forward && strcmp(imp->path, rel) == 0)) imp = imp->next;
+  if (!imp) {
+    imp = calloc(1, sizeof *imp);
+    if (!imp || !(imp->path = strdup(rel))) {
+      free(imp);
+      return -1;
+    }
+    imp->s = s;
+    imp->forward = 1;
+    imp->next = s->imports;
+    if (s->imports) s->imports->prev = imp;
+    s->imports = imp;
+  }
+  if (src_subscribe(imp, t)) return -1;
+  up_sub *up = track_source_data(t);
+  up->fwd_end = on_end;
+  up->fwd_arg = arg;
+  s->n_forwarded++;
+  return 0;
+}
+
+void moq_session_unforward(moq_session *s, track *t) {
+  up_sub *up = track_source_data(t);
+  if (!up || up->s != s) return;
+  src_unsubscribe(up->imp, t);
 }
 
 broadcast *moq_session_import(moq_session *s, const char *path) {
@@ -134,6 +174,7 @@ static int src_subscribe(void *ud, track *t) {
 }
 
 static void up_free(moq_session *s, up_sub *up) {
+  if (up->imp && up->imp->forward) s->n_forwarded--;
   idmap_del(&s->up_by_id, up->id + 1);
   if (up->prev) up->prev->next = up->next;
   else s->ups = up->next;
@@ -149,6 +190,7 @@ static void up_free(moq_session *s, up_sub *up) {
 static void up_end(moq_session *s, up_sub *up) {
   track *t = up->t;
   uint64_t code = up->end_code;
+  if (up->fwd_end) up->fwd_end(up->fwd_arg, t);
   track_set_source_data(t, NULL);
   up_free(s, up);
   track_finish(t, code);
@@ -523,6 +565,14 @@ void consume_free_all(moq_session *s) {
       if (gi->g) group_finish(gi->g, 1);
       free(gi);
       st->obj = NULL;
+    }
+  }
+  /* Forwarded tracks belong to other broadcasts: they end here, their owners re-subscribe. */
+  for (up_sub *up = s->ups, *next; up; up = next) {
+    next = up->next;
+    if (up->imp && up->imp->forward) {
+      up->end_code = MOQ_CODE_DROPPED;
+      up_end(s, up);
     }
   }
   while (s->imports) import_remove(s, s->imports, MOQ_CODE_DROPPED);

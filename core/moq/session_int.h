@@ -70,6 +70,7 @@ typedef struct import {
   char *path;           /* owned: relative to the session root */
   broadcast *b;         /* the origin's */
   struct consume *from; /* the announce stream that brought it, or NULL (moq_session_import) */
+  int forward;          /* a forwarding record: b is NULL, the tracks belong to another source */
   struct import *next, *prev;
 } import;
 
@@ -82,6 +83,8 @@ typedef struct up_sub {
   int64_t sid;          /* -1 until opened / once gone */
   int active_groups;    /* group streams of this subscription still arriving */
   int ended;            /* the subscribe stream ended: the track ends when the groups are in */
+  void (*fwd_end)(void *arg, track *t); /* forwarded tracks: told before the track ends here */
+  void *fwd_arg;
   uint64_t end_code;
   struct up_sub *next, *prev;
 } up_sub;
@@ -164,6 +167,8 @@ struct moq_session {
   int pending_opens;         /* something waits for stream credit */
   uint64_t next_ticket;      /* gate tickets (0 is never used) */
   pending_ann *pending_anns; /* owned list */
+  int cluster;               /* the peer is a relay of our cluster */
+  size_t n_forwarded;        /* forwarded tracks (moq_session_forward) */
 };
 
 /* session.c */
@@ -190,6 +195,8 @@ void serve_free_all(moq_session *s);
 
 /* session_consume.c: we ask, the peer answers into the origin */
 int sess_owns(const moq_session *s, const broadcast *b);
+/* The peer must not see b: its own broadcast, or one from the cluster while it is a cluster peer. */
+int sess_hides(const moq_session *s, const broadcast *b);
 int consume_open_stream(moq_session *s, consume *c);
 int consume_data(moq_session *s, mstream *st);
 int up_data(moq_session *s, mstream *st);

@@ -45,7 +45,7 @@ static const char *suffix_of(const serve_ann *a, const char *path, char *buf, si
 static void on_watch(void *ud, const broadcast *bc, int active) {
   serve_ann *a = ud;
   moq_session *s = a->s;
-  if (s->closing || a->sid < 0 || sess_owns(s, bc)) return; /* never echo the peer's own broadcasts */
+  if (s->closing || a->sid < 0 || sess_hides(s, bc)) return; /* never echo the peer's own broadcasts */
   const char *path = broadcast_path(bc);
   size_t n_hops;
   const uint64_t *hops = broadcast_hops(bc, &n_hops);
@@ -71,7 +71,7 @@ typedef struct ann_set {
 static void collect(void *ud, const broadcast *bc, int active) {
   ann_set *set = ud;
   serve_ann *a = set->a;
-  if (sess_owns(a->s, bc)) return;
+  if (sess_hides(a->s, bc)) return;
   const char *path = broadcast_path(bc);
   size_t n_hops;
   const uint64_t *hops = broadcast_hops(bc, &n_hops);
@@ -427,7 +427,8 @@ int serve_subscribe_open(moq_session *s, mstream *st) {
   if (s->serves) s->serves->prev = ss;
   s->serves = ss;
 
-  if (!sess_may(s->subscribe, s->n_subscribe, rel) || !origin_find(s->o, global)) {
+  broadcast *found = sess_may(s->subscribe, s->n_subscribe, rel) ? origin_find(s->o, global) : NULL;
+  if (!found || (s->cluster && broadcast_get_source(found)->via_cluster)) { /* one hop inside a cluster */
     subscribe_refuse(s, ss, global, name, MOQ_CODE_NOT_FOUND);
     return 0;
   }

@@ -64,6 +64,7 @@ typedef struct broadcast_source {
   /* Optional: a newer publisher of the same path replaced this broadcast, which is now gone. */
   void (*replaced)(void *user_data);
   void *user_data;
+  int via_cluster;  /* learned from another relay of the cluster: never forwarded to a cluster peer */
 } broadcast_source;
 
 /* What consumes a track. Callbacks may call track_unsubscribe on their own sink. */

@@ -17,6 +17,7 @@
 #include "moq/session.h"
 #include "origin/origin.h"
 #include "quic/quic.h"
+#include "relay/links.h"
 #include "tls/tls.h"
 #include "ws/ws_binding.h"
 #include "ws/ws_handshake.h"
@@ -30,6 +31,8 @@ struct relay {
   const relay_config *cfg;    /* borrowed */
   tls_identity identity;      /* owned */
   tls_ctx *tls;               /* owned */
+  tls_ctx *client_tls;        /* owned: for links to other relays */
+  links *links;               /* owned: outbound links, remote broadcasts */
   quic_endpoint *quic;        /* owned */
   http_server *http;          /* owned */
   ws_options ws_opts;         /* limits of WebSocket sessions */
@@ -133,6 +136,7 @@ static void admit(relay_session *rs, const char *root, char *const *pub, size_t 
   LOG_INF("session_accepted", "conn=%s id=%llu root=%s publish=%zu subscribe=%zu by=%s%s",
           rs->log_id, (unsigned long long)rs->id, root[0] ? root : "/", g.n_publish,
           g.n_subscribe, by, rs->cluster_peer ? " cluster=1" : "");
+  if (rs->cluster_peer) moq_session_set_cluster(rs_session(rs), 1); /* one hop: see links.h */
   if (moq_session_accept(rs_session(rs), root, &g)) {
     moq_session_close(rs_session(rs), MOQ_CODE_UNAUTHORIZED, "cannot accept");
     return;
@@ -481,6 +485,27 @@ static int on_http_request(void *ud, const http_request *req, http_response *res
     resp->body_len = 3;
     return 0;
   }
+  void *harg;
+  hook_http_fn hfn = hook_http_find(r->hooks, req->path, &harg);
+  if (hfn) {
+    const char *ct = "application/json";
+    char *body = hfn(harg, &ct);
+    if (body) {
+      resp->status = 200;
+      resp->content_type = ct;
+      resp->body = (const uint8_t *)body;
+      resp->body_len = strlen(body);
+      resp->body_owned = 1;
+      http_response_add_header(resp, "Access-Control-Allow-Origin", "*");
+      http_response_add_header(resp, "Cache-Control", "no-store");
+      return 0;
+    }
+    resp->status = 500;
+    resp->content_type = text;
+    resp->body = (const uint8_t *)"plugin error\n";
+    resp->body_len = 13;
+    return 0;
+  }
   resp->status = 404;
   resp->content_type = text;
   resp->body = (const uint8_t *)"not found\n";
@@ -496,19 +521,93 @@ static const http_server_callbacks http_callbacks = {.on_request = on_http_reque
 
 static void free_relay(relay *r) {
   origin_watch_free(r->bc_watch);
+  links_free(r->links);
+  r->links = NULL;
   hook_chain_free(r->hooks);
   idmap_free(&r->sessions);
   origin_free(r->origin);
   tls_ctx_free(r->tls);
+  tls_ctx_free(r->client_tls);
   tls_identity_free(&r->identity);
   free(r);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Links for plugins (hook API 1.1) */
+
+typedef struct plugin_link { /* a plugin's link: its callback, in the plugin's types */
+  relay *r;
+  rlink *l;
+  void (*on_state)(void *arg, moq_link *l, int up, const char *reason);
+  void *arg;
+} plugin_link;
+
+static void plugin_link_state(void *arg, rlink *l, int up, const char *reason) {
+  plugin_link *pl = arg;
+  if (pl->on_state) pl->on_state(pl->arg, (moq_link *)pl, up, reason);
+}
+
+static moq_link *op_link_open(void *ud, const char *url, int flags,
+                              void (*on_state)(void *arg, moq_link *l, int up, const char *reason), void *arg) {
+  relay *r = ud;
+  if (!r->links) return NULL;
+  plugin_link *pl = calloc(1, sizeof *pl);
+  if (!pl) return NULL;
+  pl->r = r;
+  pl->on_state = on_state;
+  pl->arg = arg;
+  char err[300];
+  if (!(pl->l = link_open(r->links, url, (flags & MOQ_LINK_CONSUME) != 0, plugin_link_state, pl, err, sizeof err))) {
+    LOG_WRN("link_failed", "url=%s reason=\"%s\"", url, err);
+    free(pl);
+    return NULL;
+  }
+  return (moq_link *)pl;
+}
+
+static void op_link_close(void *ud, moq_link *ml) {
+  plugin_link *pl = (plugin_link *)ml;
+  link_close(pl->l);
+  free(pl);
+}
+
+static moq_remote *op_remote_publish(void *ud, const char *path, const char *url) {
+  relay *r = ud;
+  return r->links ? (moq_remote *)remote_publish(r->links, path, url) : NULL;
+}
+
+static void op_remote_unpublish(void *ud, moq_remote *mr) {
+  relay *r = ud;
+  if (r->links) remote_unpublish((remote *)mr);
+}
+
+static moq_marker *op_marker_publish(void *ud, const char *path) {
+  relay *r = ud;
+  return (moq_marker *)marker_publish(r->origin, path);
+}
+
+static void op_marker_unpublish(void *ud, moq_marker *m) { marker_unpublish((marker *)m); }
+
+static size_t op_links_json(void *ud, char *buf, size_t len) {
+  relay *r = ud;
+  if (r->links) return links_json(r->links, buf, len);
+  if (len) snprintf(buf, len, "[]");
+  return 2;
 }
 
 /* The plugin chain: the JWT plugin when a key is configured, then [[plugin]] and --plugin in
  * order, then one Lua plugin per script. */
 static int load_plugins(relay *r, char *err, size_t errlen) {
   const relay_config *cfg = r->cfg;
-  hook_chain_ops ops = {.session_close = close_session_by_id, .ud = r};
+  hook_chain_ops ops = {.session_close = close_session_by_id,
+                        .link_open = op_link_open,
+                        .link_close = op_link_close,
+                        .remote_publish = op_remote_publish,
+                        .remote_unpublish = op_remote_unpublish,
+                        .marker_publish = op_marker_publish,
+                        .marker_unpublish = op_marker_unpublish,
+                        .links_json = op_links_json,
+                        .ud = r};
   if (!(r->hooks = hook_chain_new(r->loop, &ops))) {
     snprintf(err, errlen, "out of memory");
     return -1;
@@ -529,6 +628,18 @@ static int load_plugins(relay *r, char *err, size_t errlen) {
       snprintf(err, errlen, "plugin (%s): %s", p->source, perr);
       return -1;
     }
+  }
+  if (cfg->cluster_node) {
+    const char *keys[64], *values[64];
+    size_t n = 0;
+    char linger[32];
+    snprintf(linger, sizeof linger, "%llu", (unsigned long long)cfg->cluster_linger_ms);
+    keys[n] = "node", values[n++] = cfg->cluster_node;
+    if (cfg->cluster_token) keys[n] = "token", values[n++] = cfg->cluster_token;
+    keys[n] = "linger_ms", values[n++] = linger;
+    for (size_t i = 0; i < cfg->cluster_roots.len && n < 64; i++) keys[n] = "root", values[n++] = cfg->cluster_roots.items[i];
+    moq_plugin_config pc = {.keys = keys, .values = values, .n = n, .source = "[cluster]"};
+    if (hook_chain_load(r->hooks, "builtin:cluster", moq_plugin_cluster_init, &pc, err, errlen)) return -1;
   }
   for (size_t i = 0; i < cfg->lua_scripts.len; i++) {
     char budget[32];
@@ -608,6 +719,25 @@ relay *relay_new(uv_loop_t *loop, const relay_config *cfg, char *err, size_t err
   char qaddr[80];
   addr_format((const struct sockaddr *)&quic_endpoint_local(r->quic)->ss, qaddr, sizeof qaddr);
 
+  /* Links to other relays dial from this endpoint with the client TLS settings. */
+  tls_client_options co = {.verify = cfg->client_tls_disable_verify ? TLS_VERIFY_NONE
+                                     : cfg->client_tls_root          ? TLS_VERIFY_CA_FILE
+                                                                     : TLS_VERIFY_SYSTEM,
+                           .ca_file = cfg->client_tls_root,
+                           .cert_file = cfg->client_tls_cert,
+                           .key_file = cfg->client_tls_key};
+  char terr[300];
+  if (!(r->client_tls = tls_client_ctx_new(&co, terr, sizeof terr))) {
+    snprintf(err, errlen, "client TLS (--client-tls-*): %s", terr);
+    goto fail_quic;
+  }
+  links_config lc = {.loop = loop, .ep = r->quic, .tls = r->client_tls, .o = r->origin, .hop_id = r->hop_id,
+                     .linger_ms = cfg->cluster_linger_ms};
+  if (!(r->links = links_new(&lc))) {
+    snprintf(err, errlen, "out of memory");
+    goto fail_quic;
+  }
+
   char haddr[80] = "-";
   if (cfg->web_http_listen) {
     if (addr_parse(cfg->web_http_listen, &ss, &sl, aerr, sizeof aerr)) {
@@ -660,6 +790,12 @@ void relay_shutdown(relay *r, void (*done)(void *), void *arg) {
   r->shutting_down = 1;
   origin_watch_free(r->bc_watch); /* no broadcast events while the sessions close */
   r->bc_watch = NULL;
+  /* Plugins stop first, closing their links, remote broadcasts and markers; then the links go (the
+   * endpoint's shutdown releases their connections), then the sessions. */
+  hook_chain_free(r->hooks);
+  r->hooks = NULL;
+  links_free(r->links);
+  r->links = NULL;
   size_t n_ws = 0;
   for (ws_peer *wp = r->ws_peers; wp; wp = wp->next) n_ws++;
   LOG_INF("shutdown", "sessions=%zu websocket=%zu", quic_endpoint_conn_count(r->quic), n_ws);

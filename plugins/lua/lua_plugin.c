@@ -20,11 +20,17 @@
 typedef struct lua_plugin lua_plugin;
 
 /* One loaded copy of the script. */
+typedef struct call call;
+typedef struct ltimer ltimer;
+
 typedef struct script {
   lua_plugin *lp;
   lua_State *L;         /* owned */
-  int running;          /* coroutines alive in it */
+  int running;          /* coroutines and timers alive in it */
   int retired;          /* replaced by a reload: closed once running drops to 0 */
+  call *calls;          /* coroutines in progress (owned, for the final clean-up) */
+  ltimer *timers;       /* moq.timer callbacks pending (owned) */
+  struct script *next;  /* the plugin's list of every loaded copy */
 } script;
 
 struct lua_plugin {
@@ -32,13 +38,14 @@ struct lua_plugin {
   moq_plugin_host *h;
   char *path;           /* owned */
   uint64_t budget;
-  script *cur;          /* owned (and retired ones own themselves) */
+  script *cur;          /* the copy that takes new requests */
+  script *scripts;      /* owned: every copy still alive (cur and retired ones) */
 };
 
 typedef enum { CALL_SESSION, CALL_ANNOUNCE, CALL_SUBSCRIBE, CALL_EVENT } call_kind;
 
 /* One coroutine running a callback. */
-typedef struct call {
+struct call {
   script *sc;
   call_kind kind;
   lua_State *co;        /* the thread (anchored in the registry at ref) */
@@ -48,7 +55,8 @@ typedef struct call {
   moq_timer *sleep;     /* the moq.sleep in progress */
   uint64_t session_id;
   char what[160];       /* for log lines */
-} call;
+  call *next, *prev;    /* the script's list */
+};
 
 static const char REG_PLUGIN = 'p'; /* registry key: the lua_plugin of this state */
 static const char REG_BUDGET_MSG[] = "instruction budget exceeded";
@@ -167,11 +175,21 @@ static int l_sleep(lua_State *L) {
 }
 
 /* moq.timer(ms, fn): calls fn() once after ms milliseconds (outside any request). */
-typedef struct ltimer {
+struct ltimer {
   script *sc;
   int ref;              /* the function */
   moq_timer *t;
-} ltimer;
+  ltimer *next, *prev;  /* the script's list */
+};
+
+static void script_close(script *sc);
+
+static void ltimer_unlink(ltimer *lt) {
+  script *sc = lt->sc;
+  if (lt->prev) lt->prev->next = lt->next;
+  else sc->timers = lt->next;
+  if (lt->next) lt->next->prev = lt->prev;
+}
 
 static void ltimer_fire(void *arg) {
   ltimer *lt = arg;
@@ -181,16 +199,14 @@ static void ltimer_fire(void *arg) {
   lua_State *L = sc->L;
   lua_rawgeti(L, LUA_REGISTRYINDEX, lt->ref);
   luaL_unref(L, LUA_REGISTRYINDEX, lt->ref);
+  ltimer_unlink(lt);
   free(lt);
   sc->running--;
   if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
     plog(lp, MOQ_LOG_WARN, "timer callback failed: %s%s", lua_tostring(L, -1), NULL);
     lua_pop(L, 1);
   }
-  if (sc->retired && !sc->running) {
-    lua_close(sc->L);
-    free(sc);
-  }
+  if (sc->retired && !sc->running) script_close(sc);
 }
 
 static int l_timer(lua_State *L) {
@@ -209,6 +225,9 @@ static int l_timer(lua_State *L) {
     free(lt);
     return luaL_error(L, "cannot start a timer");
   }
+  lt->next = lt->sc->timers;
+  if (lt->sc->timers) lt->sc->timers->prev = lt;
+  lt->sc->timers = lt;
   lp->cur->running++;
   return 0;
 }
@@ -340,11 +359,11 @@ static void call_free(call *c) {
   lua_pushnil(sc->L);
   lua_rawsetp(sc->L, LUA_REGISTRYINDEX, c->co);
   luaL_unref(sc->L, LUA_REGISTRYINDEX, c->ref);
+  if (c->prev) c->prev->next = c->next;
+  else sc->calls = c->next;
+  if (c->next) c->next->prev = c->prev;
   free(c);
-  if (--sc->running == 0 && sc->retired) {
-    lua_close(sc->L);
-    free(sc);
-  }
+  if (--sc->running == 0 && sc->retired) script_close(sc);
 }
 
 /* Reads a list of path strings from the table at idx field name into out (max n). Returns count, or -1. */
@@ -479,6 +498,9 @@ static int start_call(lua_plugin *lp, call_kind kind, const char *fn, moq_reques
   lua_pushlightuserdata(L, c);
   lua_rawsetp(L, LUA_REGISTRYINDEX, c->co);
   sc->running++;
+  c->next = sc->calls;
+  if (sc->calls) sc->calls->prev = c;
+  sc->calls = c;
   lua_xmove(L, c->co, 1); /* the function */
   int nargs = 0;
   if (kind == CALL_EVENT) {
@@ -557,6 +579,8 @@ static script *script_load(lua_plugin *lp, char *err, size_t errlen) {
   }
   sc->lp = lp;
   sc->L = L;
+  sc->next = lp->scripts;
+  lp->scripts = sc;
   luaL_openlibs(L);
   lua_pushlightuserdata(L, lp);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &REG_PLUGIN);
@@ -571,24 +595,41 @@ static script *script_load(lua_plugin *lp, char *err, size_t errlen) {
   lp->cur = prev;
   if (rv != LUA_OK) {
     snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "cannot load the script");
-    if (sc->running) { /* timers started while loading: they own the state now */
-      sc->retired = 1;
-    } else {
-      lua_close(L);
-      free(sc);
-    }
+    sc->retired = 1;
+    if (!sc->running) script_close(sc); /* else timers started while loading keep it until they fire */
     return NULL;
   }
   return sc;
 }
 
+/* Closes the state and frees the copy (its calls and timers must be gone, or be abandoned at
+ * shutdown: the relay stopped every timer before fini). */
+static void script_close(script *sc) {
+  lua_plugin *lp = sc->lp;
+  for (script **p = &lp->scripts; *p; p = &(*p)->next) {
+    if (*p == sc) {
+      *p = sc->next;
+      break;
+    }
+  }
+  while (sc->calls) {
+    call *c = sc->calls;
+    sc->calls = c->next;
+    free(c);
+  }
+  while (sc->timers) {
+    ltimer *lt = sc->timers;
+    sc->timers = lt->next;
+    free(lt);
+  }
+  lua_close(sc->L);
+  free(sc);
+}
+
 static void script_retire(script *sc) {
   if (!sc) return;
   sc->retired = 1;
-  if (!sc->running) {
-    lua_close(sc->L);
-    free(sc);
-  }
+  if (!sc->running) script_close(sc);
 }
 
 static int lua_reload(void *state, char *err, size_t errlen) {
@@ -603,10 +644,7 @@ static int lua_reload(void *state, char *err, size_t errlen) {
 static void lua_fini(void *state) {
   lua_plugin *lp = state;
   /* Timers are stopped by the relay before fini; coroutines still waiting can never resume. */
-  if (lp->cur) {
-    lua_close(lp->cur->L);
-    free(lp->cur);
-  }
+  while (lp->scripts) script_close(lp->scripts);
   free(lp->path);
   free(lp);
 }
@@ -635,6 +673,7 @@ int moq_plugin_lua_init(const moq_core *core, moq_plugin_host *h, const moq_plug
   char lerr[600];
   if (!(lp->cur = script_load(lp, lerr, sizeof lerr))) {
     snprintf(err, errlen, "%s", lerr);
+    while (lp->scripts) script_close(lp->scripts);
     free(lp->path);
     free(lp);
     return -1;

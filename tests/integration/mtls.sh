@@ -42,13 +42,23 @@ start_publisher_with() { # WHO NAME BROADCAST
 start_publisher_with leaf1 p private/cam
 wait_log_count 'event=broadcast_start path=private/cam' 1 5 || fail "the peer certificate did not grant publishing"
 grep -q 'event=session_accepted .*by=certificate cluster=1' "$RELAY_LOG" || fail "not admitted as a cluster peer"
-mcli leaf1 --alpn moq-lite-04 subscribe "$(relay_url)" private/cam t --count 1 >"$TEST_TMP/s.out" 2>"$TEST_TMP/s.err" &
+close_publisher || fail "publisher status"
+# it subscribes to what local clients publish (one hop: not to what another cluster peer publishes)
+start_publisher p1 moq-lite-04 anon/local t
+wait_log_count 'event=broadcast_start path=anon/local' 1 5 || fail "an anonymous publisher was refused"
+mcli leaf1 --alpn moq-lite-04 subscribe "$(relay_url)" anon/local t --count 1 >"$TEST_TMP/s.out" 2>"$TEST_TMP/s.err" &
 s=$!
-wait_log_count 'event=subscribe session=.* path=private/cam' 1 5 || fail "the peer could not subscribe"
+wait_log_count 'event=subscribe session=.* path=anon/local' 1 5 || fail "the peer could not subscribe"
 echo hello >"$TEST_TMP/in"
 feed "$TEST_TMP/in"
 wait $s || fail "peer subscriber: $(cat "$TEST_TMP/s.err")"
 cmp -s "$TEST_TMP/in" "$TEST_TMP/s.out" || fail "peer subscriber got other bytes"
+close_publisher || fail "publisher status"
+start_publisher_with leaf1 p3 private/cam2
+wait_log_count 'event=broadcast_start path=private/cam2' 1 5 || fail "the peer could not publish again"
+if mcli leaf1 --alpn moq-lite-04 subscribe "$(relay_url)" private/cam2 t --count 1 >/dev/null 2>&1; then
+  fail "a cluster peer was served another cluster peer's broadcast (more than one hop)"
+fi
 close_publisher || fail "publisher status"
 ok "a client certificate from the CA admits a cluster peer with full access"
 

@@ -37,7 +37,7 @@ int moq_plugin_init(const moq_core *core, moq_plugin_host *h, const moq_plugin_c
 }
 C
 ${CC:-cc} -shared -fPIC -I"$top_srcdir/core/include" -o "$TEST_TMP/v2.so" "$TEST_TMP/v2.c" || fail "cannot build the v2 plugin"
-refuses_to_start wrong-major 'built for hook API 2.0; this relay speaks 1' --plugin "$TEST_TMP/v2.so"
+refuses_to_start wrong-major 'built for hook API 2.0; this relay speaks 1.1' --plugin "$TEST_TMP/v2.so"
 refuses_to_start missing-file 'nowhere.so: cannot load' --plugin "$TEST_TMP/nowhere.so"
 
 # [[plugin]] in the config file, with its [plugin.config]

@@ -287,7 +287,7 @@ START_TEST(test_refusals) {
   ck_assert_int_eq(hook_chain_load(hc, "p.so", tp_init, &cfg, err, sizeof err), -1);
   ck_assert_str_eq(err, "p.so: the plugin refused to start: asked to fail: yes");
   ck_assert_int_eq(hook_chain_load(hc, "future.so", future_init, NULL, err, sizeof err), -1);
-  ck_assert_ptr_nonnull(strstr(err, "built for hook API 2.0; this relay speaks 1.0"));
+  ck_assert_ptr_nonnull(strstr(err, "built for hook API 2.0; this relay speaks 1.1"));
   ck_assert_int_eq(plugins[3].fini_called, 0);
   ck_assert_int_eq(hook_chain_load(hc, "/nonexistent/x.so", NULL, NULL, err, sizeof err), -1);
   ck_assert_ptr_nonnull(strstr(err, "/nonexistent/x.so: cannot load"));

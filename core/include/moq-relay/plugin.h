@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 #define MOQ_PLUGIN_API_MAJOR 1
-#define MOQ_PLUGIN_API_MINOR 0
+#define MOQ_PLUGIN_API_MINOR 1
 #define MOQ_PLUGIN_API_VERSION ((uint32_t)(MOQ_PLUGIN_API_MAJOR << 16 | MOQ_PLUGIN_API_MINOR))
 #define MOQ_PLUGIN_API_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
 
@@ -126,6 +126,15 @@ typedef struct moq_request moq_request;
 typedef struct moq_plugin_host moq_plugin_host;
 /* A timer (opaque). */
 typedef struct moq_timer moq_timer;
+/* Since 1.1: a link to another relay, a remote broadcast, a marker broadcast (opaque). */
+typedef struct moq_link moq_link;
+typedef struct moq_remote moq_remote;
+typedef struct moq_marker moq_marker;
+
+/* link_open flags. */
+enum {
+  MOQ_LINK_CONSUME = 1, /* import the other relay's announcements into this relay */
+};
 
 /* Configuration given to a plugin: its [plugin.config] table, flattened to key/value strings
  * (arrays give one entry per element, in order). */
@@ -174,6 +183,33 @@ typedef struct moq_core {
   int (*path_has_prefix)(const char *path, const char *prefix);
   /* Closes a session by id with code and reason. Returns 0, or -1 if there is no such session. */
   int (*session_close)(moq_plugin_host *h, uint64_t session_id, uint64_t code, const char *reason);
+
+  /* ---- since 1.1: links to other relays (check core->size before use) ---- */
+  /* Dials the relay at url (moql://HOST:PORT/PATH?QUERY, https://..., or HOST:PORT; raw QUIC with
+   * moq-lite-05, the path and query in its SETUP, e.g. ?jwt=TOKEN&register=NODE) with the relay's
+   * client TLS settings. Both ends treat the link as a cluster peer: each serves the other only
+   * broadcasts that did not come from the cluster. on_state(arg, link, 1, NULL) when it is up;
+   * on_state(arg, link, 0, reason) when it failed or ended: the link is then dead and must be
+   * closed with link_close (also from inside on_state); dial again to reconnect. NULL on a bad url. */
+  moq_link *(*link_open)(moq_plugin_host *h, const char *url, int flags,
+                         void (*on_state)(void *arg, moq_link *l, int up, const char *reason), void *arg);
+  void (*link_close)(moq_plugin_host *h, moq_link *l);
+  /* Publishes the broadcast path (global) on this relay, its tracks fetched from the relay at url
+   * only while someone subscribes: over a link opened on demand, shared per url, closed after the
+   * linger time (--cluster-linger) once nothing flows. It is never served to cluster peers. */
+  moq_remote *(*remote_publish)(moq_plugin_host *h, const char *path, const char *url);
+  void (*remote_unpublish)(moq_plugin_host *h, moq_remote *r);
+  /* Publishes an empty broadcast at path (no tracks): a name other relays see announced. NULL if
+   * the path is taken. */
+  moq_marker *(*marker_publish)(moq_plugin_host *h, const char *path);
+  void (*marker_unpublish)(moq_plugin_host *h, moq_marker *m);
+  /* Answers GET path on the HTTP listener: fn returns a malloc()ed body (the core frees it) and
+   * sets *content_type (a static string). 0, or -1 if the path is taken. */
+  int (*http_handle)(moq_plugin_host *h, const char *path, char *(*fn)(void *arg, const char **content_type),
+                     void *arg);
+  /* Writes a JSON array of the relay's links (host, port, state, on_demand, tracks) into buf.
+   * Returns the length needed. */
+  size_t (*links_json)(moq_plugin_host *h, char *buf, size_t len);
 } moq_core;
 
 /* What a plugin implements; every callback is optional. */
