@@ -379,6 +379,10 @@ static void marker_event(cluster *c, const char *path, int up) {
   if (!up && rc && !rc->up) return;       /* the root is lost: keep what it told us */
   if (strcmp(kind, "nodes") == 0 && !rest) {
     known_set(c, root, node, up);
+    if (up && rc && strcmp(node, c->node) == 0) { /* the root admitted our registration */
+      rc->backoff_ms = BACKOFF_MIN_MS;
+      logf_(c, MOQ_LOG_INFO, "registered with root %s", rc->name);
+    }
   } else if (strcmp(kind, "broadcasts") == 0 && rest && *rest && strcmp(node, c->node) != 0) {
     if (up) contrib_add(c, root, node, rest);
     else contrib_remove(c, root, node, rest);
@@ -413,9 +417,8 @@ static void root_state(void *arg, moq_link *l, int up, const char *reason) {
   root_conn *rc = arg;
   cluster *c = rc->c;
   if (up) {
-    rc->up = 1;
-    rc->backoff_ms = BACKOFF_MIN_MS;
-    logf_(c, MOQ_LOG_INFO, "registered with root %s", rc->name);
+    rc->up = 1; /* registered once the root announces our node marker (marker_event) */
+    logf_(c, MOQ_LOG_DEBUG, "connected to root %s", rc->name);
     if (rc->down_since_up) { /* mark its old markers until it has announced them again */
       for (contrib *k = c->contribs; k; k = k->next)
         if (strcmp(k->root, rc->name) == 0) k->stale = 1;

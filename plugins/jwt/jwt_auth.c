@@ -29,8 +29,10 @@ struct jwt_key {
   uint8_t *secret;      /* owned: oct */
   size_t secret_len;
   EVP_PKEY *pkey;       /* owned: EC, OKP, RSA */
-  char *pem;            /* owned: PEM for libjwt (private if available, else public) */
+  char *pem;            /* owned: PEM for libjwt signing (private if available, else public) */
   size_t pem_len;
+  char *pub_pem;        /* owned: public PEM for libjwt verification */
+  size_t pub_pem_len;
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt, ...) {
@@ -119,6 +121,7 @@ void jwt_key_free(jwt_key *k) {
   EVP_PKEY_free(k->pkey);
   if (k->pem) OPENSSL_cleanse(k->pem, k->pem_len);
   free(k->pem);
+  free(k->pub_pem);
   free(k);
 }
 
@@ -271,21 +274,27 @@ static int load_okp(jwt_key *k, json_t *o, const char *name, char *err, size_t e
   return rv;
 }
 
-/* The PEM libjwt reads. */
-static int make_pem(jwt_key *k) {
+static char *pem_of(EVP_PKEY *pk, int priv, size_t *len) {
   BIO *bio = BIO_new(BIO_s_mem());
-  if (!bio) return -1;
-  int ok = k->has_private ? PEM_write_bio_PrivateKey(bio, k->pkey, NULL, NULL, 0, NULL, NULL)
-                          : PEM_write_bio_PUBKEY(bio, k->pkey);
-  char *data;
+  if (!bio) return NULL;
+  int ok = priv ? PEM_write_bio_PrivateKey(bio, pk, NULL, NULL, 0, NULL, NULL) : PEM_write_bio_PUBKEY(bio, pk);
+  char *data, *out = NULL;
   long n = BIO_get_mem_data(bio, &data);
-  if (ok && n > 0 && (k->pem = malloc((size_t)n + 1))) {
-    memcpy(k->pem, data, (size_t)n);
-    k->pem[n] = 0;
-    k->pem_len = (size_t)n;
+  if (ok && n > 0 && (out = malloc((size_t)n + 1))) {
+    memcpy(out, data, (size_t)n);
+    out[n] = 0;
+    *len = (size_t)n;
   }
   BIO_free(bio);
-  return k->pem ? 0 : -1;
+  return out;
+}
+
+/* The PEMs libjwt reads: the private key signs, the public key verifies (libjwt reads a
+ * verification key as a public key only). */
+static int make_pem(jwt_key *k) {
+  if (!(k->pub_pem = pem_of(k->pkey, 0, &k->pub_pem_len))) return -1;
+  if (!k->has_private) return 0;
+  return (k->pem = pem_of(k->pkey, 1, &k->pem_len)) ? 0 : -1;
 }
 
 jwt_key *jwt_key_parse(const char *name, const char *text, size_t len, char *err, size_t errlen) {
@@ -560,8 +569,8 @@ int jwt_verify(const jwt_key *k, const char *token, int64_t now, jwt_claims *out
     if (verify_evp(k, &p)) return fail(err, errlen, "bad signature");
   } else {
     jwt_t *j = NULL;
-    const uint8_t *key = k->type == KT_OCT ? k->secret : (const uint8_t *)k->pem;
-    int klen = (int)(k->type == KT_OCT ? k->secret_len : k->pem_len);
+    const uint8_t *key = k->type == KT_OCT ? k->secret : (const uint8_t *)k->pub_pem;
+    int klen = (int)(k->type == KT_OCT ? k->secret_len : k->pub_pem_len);
     int rv = jwt_decode(&j, token, key, klen);
     if (rv || !j) return fail(err, errlen, "bad signature");
     jwt_free(j);

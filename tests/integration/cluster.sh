@@ -1,0 +1,100 @@
+#!/bin/sh
+# Clustering with a JWT cluster token: a root and three leaves on 127.0.0.1. A broadcast published
+# on one leaf is watched on the other leaves and on the root, byte for byte, one hop from its leaf
+# (the leaves dial each other only while someone watches, and close the link after the linger); a
+# normal token cannot register; a dead leaf's broadcasts are withdrawn; a restarted root gets the
+# leaves back; a dead root does not stop flows between leaves.
+. "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/cluster-lib.sh"
+CLUSTER_NODES="root leaf1 leaf2 leaf3"
+trap 'cluster_stop_all; relay_cleanup' EXIT
+T="$top_builddir/moq-token"
+"$T" generate --algorithm ES256 --out "$CL/k.jwk" --public "$CL/k.pub.jwk" || fail "moq-token generate"
+"$T" sign --key "$CL/k.jwk" --cluster --publish "" --subscribe "" >"$CL/cluster.jwt" || fail "sign the cluster token"
+user=$("$T" sign --key "$CL/k.jwk" --publish "" --subscribe "")
+P0=$(free_port) P1=$(free_port) P2=$(free_port) P3=$(free_port)
+common="--auth-key $CL/k.pub.jwk --auth-public anon --cluster-token $CL/cluster.jwt --cluster-linger 2s"
+# shellcheck disable=SC2086
+node_start root "$P0" $common
+for i in 1 2 3; do
+  eval "p=\$P$i"
+  # shellcheck disable=SC2086
+  node_start "leaf$i" "$p" $common --cluster-root "localhost:$P0"
+done
+for i in 1 2 3; do node_wait "leaf$i" "registered with root localhost:$P0" 1 10 || fail "leaf$i did not register"; done
+node_wait root 'msg="registered localhost:' 3 5 || fail "the root did not register three leaves"
+ok "three leaves registered with the root"
+
+# no leaf-to-leaf link while idle
+RELAY_CA="$CL/ca.pem" RELAY_PORT=$P1
+PUB_PATH=anon start_publisher pub moq-lite-05 cam video --group-frames 3
+for i in 2 3; do node_wait "leaf$i" 'msg="remote broadcast anon/cam from localhost:' 1 10 || fail "leaf$i did not learn anon/cam"; done
+sleep 0.5
+cluster_json leaf2 "$P2" >"$TEST_TMP/idle.json" || fail "GET /cluster"
+grep -q '"on_demand":true' "$TEST_TMP/idle.json" && fail "leaf2 dialed leaf1 with nobody watching: $(cat "$TEST_TMP/idle.json")"
+grep -q "\"remote_broadcasts\":\\[{\"path\":\"anon/cam\",\"node\":\"localhost:$P1\"}" "$TEST_TMP/idle.json" ||
+  fail "leaf2's /cluster: $(cat "$TEST_TMP/idle.json")"
+ok "leaves learn the broadcast without a leaf-to-leaf link"
+
+# watch it on leaf2, leaf3 and the root
+for w in "leaf2 $P2" "leaf3 $P3" "root $P0"; do
+  set -- $w
+  cli subscribe "moql://localhost:$2/anon" cam video --count 3 >"$TEST_TMP/$1.out" 2>"$TEST_TMP/$1.err" &
+  eval "sub_$1=\$!"
+done
+sleep 1
+printf 'frame one\nframe two\nframe three\n' >"$TEST_TMP/frames"
+feed "$TEST_TMP/frames"
+for n in leaf2 leaf3 root; do
+  eval "wait \$sub_$n" || fail "subscriber on $n: $(cat "$TEST_TMP/$n.err")"
+  cmp -s "$TEST_TMP/frames" "$TEST_TMP/$n.out" || fail "subscriber on $n got: $(cat "$TEST_TMP/$n.out")"
+done
+grep -q "event=link_dial url=localhost:$P1" "$(node_log leaf2)" || fail "leaf2 did not dial leaf1 directly"
+grep -q "event=link_dial url=localhost:$P1" "$(node_log root)" && fail "the root dialed a leaf (it is one hop already)"
+ok "watched on leaf2, leaf3 and the root, byte for byte, one hop from leaf1"
+node_wait leaf2 "event=link_linger_close url=localhost:$P1" 1 10 || fail "leaf2 kept its idle link to leaf1"
+ok "the on-demand link closes after the linger once nobody watches"
+
+# a normal token cannot register
+if cli --alpn moq-lite-05 announced "moql://localhost:$P0/?register=localhost:9&jwt=$user" --count 1 >/dev/null 2>&1; then
+  fail "a normal token registered"
+fi
+node_wait root 'a token without the cluster claim cannot register' 1 5 || fail "no refusal logged"
+ok "a token without the cluster claim cannot register"
+
+# a dead leaf's broadcasts are withdrawn everywhere
+node_stop leaf1 KILL
+kill "$PUB_HOLD" 2>/dev/null
+wait "$PUB_PID" 2>/dev/null
+for i in 2 3; do
+  node_wait "leaf$i" 'msg="remote broadcast anon/cam from localhost:.* is gone' 1 15 || fail "leaf$i kept the dead leaf's broadcast"
+done
+node_wait root "msg=\"unregistered localhost:$P1\"" 1 5 || fail "the root kept the dead leaf"
+ok "a dead leaf's broadcasts are withdrawn from the others"
+
+# a restarted root: the leaves register again
+node_stop root TERM
+# shellcheck disable=SC2086
+node_start root "$P0" $common
+for i in 2 3; do node_wait "leaf$i" "registered with root localhost:$P0" 2 20 || fail "leaf$i did not re-register"; done
+ok "a restarted root gets its leaves back"
+
+# a dead root does not stop a flow between leaves
+RELAY_PORT=$P2
+PUB_PATH=anon start_publisher pub2 moq-lite-05 live t
+node_wait leaf3 'msg="remote broadcast anon/live from localhost:' 1 10 || fail "leaf3 did not learn anon/live"
+cli subscribe "moql://localhost:$P3/anon" live t --count 4 >"$TEST_TMP/flow.out" 2>"$TEST_TMP/flow.err" &
+flow=$!
+sleep 1
+printf 'a\nb\n' >"$TEST_TMP/ab"
+feed "$TEST_TMP/ab"
+sleep 0.5
+node_stop root KILL
+sleep 4 # longer than the idle timeout: the leaves know the root is gone
+printf 'c\nd\n' >"$TEST_TMP/cd"
+feed "$TEST_TMP/cd"
+wait $flow || fail "the flow stopped with the root: $(cat "$TEST_TMP/flow.err")"
+sort "$TEST_TMP/flow.out" | tr '\n' ' ' | grep -qx 'a b c d ' || fail "the flow after the root died: $(cat "$TEST_TMP/flow.out")"
+ok "a dead root does not stop a flow between leaves"
+close_publisher || :
+cluster_stop_all
