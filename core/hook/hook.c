@@ -33,7 +33,7 @@ struct moq_plugin_host {
   struct moq_plugin_host *next;
 };
 
-typedef enum { REQ_SESSION, REQ_ANNOUNCE, REQ_SUBSCRIBE } req_kind;
+typedef enum { REQ_SESSION, REQ_ANNOUNCE, REQ_SUBSCRIBE, REQ_ROUTE } req_kind;
 
 struct moq_request {
   hook_chain *hc;
@@ -155,6 +155,7 @@ static void grants_free(hook_grants *g) {
 }
 
 void hook_verdict_free(hook_verdict *v) {
+  free(v->route_url);
   free(v->reason);
   free(v->plugin);
   grants_free(&v->grants);
@@ -307,6 +308,15 @@ static int core_set_claims(moq_request *req, const moq_claims *claims) {
   hook_claims_free(&req->hs->claims);
   req->hs->claims = c;
   req->hs->info.claims = &req->hs->claims;
+  return 0;
+}
+
+static int core_route_to(moq_request *req, const char *url) {
+  if (!req || req->kind != REQ_ROUTE || !url || !*url) return -1;
+  char *u = strdup(url);
+  if (!u) return -1;
+  free(req->v.route_url);
+  req->v.route_url = u;
   return 0;
 }
 
@@ -481,6 +491,7 @@ static const moq_core core_table = {
     .marker_unpublish = core_marker_unpublish,
     .http_handle = core_http_handle,
     .links_json = core_links_json,
+    .route_to = core_route_to,
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -627,6 +638,17 @@ void hook_chain_free(hook_chain *hc) {
 /* ------------------------------------------------------------------------------------------ */
 /* Running a decision */
 
+/* The route callback exists only in plugins built for 1.1 or later. */
+static int plugin_has_route(const moq_plugin_host *h) {
+  return h->p.size >= offsetof(moq_plugin, route) + sizeof h->p.route && h->p.route;
+}
+
+int hook_chain_routes(const hook_chain *hc) {
+  for (moq_plugin_host *h = hc ? hc->plugins : NULL; h; h = h->next)
+    if (plugin_has_route(h)) return 1;
+  return 0;
+}
+
 /* Asks req->at; returns its answer (PENDING if it is waiting). */
 static int ask(moq_request *req) {
   moq_plugin_host *h = req->at;
@@ -646,6 +668,9 @@ static int ask(moq_request *req) {
     break;
   case REQ_SUBSCRIBE:
     if (h->p.subscribe) a = h->p.subscribe(h->p.state, &req->hs->info, req->path, req->track, req);
+    break;
+  case REQ_ROUTE:
+    if (plugin_has_route(h)) a = h->p.route(h->p.state, &req->hs->info, req->path, req);
     break;
   }
   req->in_call = 0;
@@ -780,6 +805,10 @@ int hook_ask_subscribe(hook_chain *hc, hook_session *hs, const char *path, const
   return ask_path(hc, REQ_SUBSCRIBE, hs, path, track, v, done, ud);
 }
 
+int hook_ask_route(hook_chain *hc, hook_session *hs, const char *path, hook_verdict *v, hook_done_fn done, void *ud) {
+  return ask_path(hc, REQ_ROUTE, hs, path, NULL, v, done, ud);
+}
+
 void hook_cancel_session(hook_chain *hc, hook_session *hs) {
   if (!hc) return;
   for (moq_request *req = hc->pending, *next; req; req = next) {
@@ -793,6 +822,7 @@ void hook_cancel_session(hook_chain *hc, hook_session *hs) {
     if (hc->orphans) hc->orphans->prev = req;
     hc->orphans = req;
     req->hs = NULL; /* stays allocated until the plugin resumes it */
+    req->done(req->ud, NULL); /* the owner forgets it */
   }
 }
 

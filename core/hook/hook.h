@@ -59,9 +59,11 @@ typedef struct hook_verdict {
   char *reason;          /* DENY: owned, or NULL */
   char *plugin;          /* owned: the plugin that decided, or NULL */
   hook_grants grants;    /* session decisions */
+  char *route_url;       /* route decisions: owned, where the broadcast lives, or NULL */
 } hook_verdict;
 
-/* Called when a pending decision completes (never for a cancelled one). v is borrowed. */
+/* Called when a pending decision completes (v borrowed), or with v NULL when hook_cancel_session
+ * cancels it (the owner frees what it gave as ud). */
 typedef void (*hook_done_fn)(void *ud, const hook_verdict *v);
 
 /* The chain. cfg strings are copied where kept. */
@@ -97,7 +99,10 @@ int hook_ask_announce(hook_chain *hc, hook_session *hs, const char *path, hook_v
                       void *ud);
 int hook_ask_subscribe(hook_chain *hc, hook_session *hs, const char *path, const char *track, hook_verdict *v,
                        hook_done_fn done, void *ud);
-/* The session is going: its pending decisions will never call done. */
+int hook_ask_route(hook_chain *hc, hook_session *hs, const char *path, hook_verdict *v, hook_done_fn done, void *ud);
+/* True when some plugin decides routes. */
+int hook_chain_routes(const hook_chain *hc);
+/* The session is going: its pending decisions call done(ud, NULL) now, and never again. */
 void hook_cancel_session(hook_chain *hc, hook_session *hs);
 void hook_verdict_free(hook_verdict *v);
 

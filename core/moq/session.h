@@ -73,6 +73,10 @@ typedef struct moq_session_events {
   int (*on_announce)(moq_session *s, const char *path, uint64_t ticket, void *user_data);
   /* The peer subscribes to track of the broadcast at path (global). Same answers. */
   int (*on_subscribe)(moq_session *s, const char *path, const char *track, uint64_t ticket, void *user_data);
+  /* The peer subscribes to a broadcast the origin does not have (path global; never asked for a
+   * cluster peer). ALLOW: it is there now (look again), DENY: not found, PENDING: answer later
+   * with moq_session_answer. Without this callback: not found. */
+  int (*on_route)(moq_session *s, const char *path, uint64_t ticket, void *user_data);
   /* The session ended (the transport is closing or closed); it is freed after this returns. */
   void (*on_closed)(moq_session *s, uint64_t code, const char *reason, void *user_data);
 } moq_session_events;

@@ -58,7 +58,8 @@ struct serve_sub {
   uint64_t last_seq;    /* newest group sent */
   group *waiting;       /* owned reference: a group waiting for a stream */
   group_out *outs;      /* owned list */
-  uint64_t gate;        /* ticket of the on_subscribe answer awaited, 0 = none */
+  uint64_t gate;        /* ticket of the on_subscribe / on_route answer awaited, 0 = none */
+  int routing;          /* the awaited answer is on_route's */
   char *gate_path;      /* owned while gated: global broadcast path */
   char *gate_track;     /* owned while gated: track name */
   serve_sub *next, *prev;

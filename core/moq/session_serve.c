@@ -391,6 +391,8 @@ static void subscribe_start(moq_session *s, serve_sub *ss, const char *global, c
   if (!ss->have_first) ss->have_first = 1;
 }
 
+static int subscribe_find(moq_session *s, serve_sub *ss, const char *global, const char *name, int may_route);
+
 int serve_subscribe_open(moq_session *s, mstream *st) {
   const char *why = "";
   moq_subscribe m;
@@ -427,25 +429,53 @@ int serve_subscribe_open(moq_session *s, mstream *st) {
   if (s->serves) s->serves->prev = ss;
   s->serves = ss;
 
-  broadcast *found = sess_may(s->subscribe, s->n_subscribe, rel) ? origin_find(s->o, global) : NULL;
-  if (!found || (s->cluster && broadcast_get_source(found)->via_cluster)) { /* one hop inside a cluster */
+  if (!sess_may(s->subscribe, s->n_subscribe, rel)) {
     subscribe_refuse(s, ss, global, name, MOQ_CODE_NOT_FOUND);
     return 0;
   }
+  return subscribe_find(s, ss, global, name, 1);
+}
+
+/* Parks ss until the owner answers ticket (route or subscribe gate). */
+static int subscribe_park(moq_session *s, serve_sub *ss, const char *global, const char *name, uint64_t ticket,
+                          int routing) {
+  if (!(ss->gate_path = strdup(global)) || !(ss->gate_track = strdup(name))) {
+    sess_fail(s, MOQ_CODE_PROTOCOL_VIOLATION, "out of memory");
+    return -1;
+  }
+  ss->gate = ticket;
+  ss->routing = routing;
+  return 0;
+}
+
+/* The broadcast is known to exist: the owner may still refuse the subscription. */
+static int subscribe_gate(moq_session *s, serve_sub *ss, const char *global, const char *name) {
   int verdict = MOQ_GATE_ALLOW;
   uint64_t ticket = ++s->next_ticket;
   if (s->ev && s->ev->on_subscribe) verdict = s->ev->on_subscribe(s, global, name, ticket, s->user_data);
-  if (verdict == MOQ_GATE_DENY) {
-    subscribe_refuse(s, ss, global, name, MOQ_CODE_UNAUTHORIZED);
-  } else if (verdict == MOQ_GATE_PENDING) {
-    if (!(ss->gate_path = strdup(global)) || !(ss->gate_track = strdup(name))) {
-      sess_fail(s, MOQ_CODE_PROTOCOL_VIOLATION, "out of memory");
-      return -1;
-    }
-    ss->gate = ticket;
-  } else {
-    subscribe_start(s, ss, global, name);
+  if (verdict == MOQ_GATE_DENY) subscribe_refuse(s, ss, global, name, MOQ_CODE_UNAUTHORIZED);
+  else if (verdict == MOQ_GATE_PENDING) return subscribe_park(s, ss, global, name, ticket, 0);
+  else subscribe_start(s, ss, global, name);
+  return 0;
+}
+
+/* Looks the broadcast up; when it is not here, the owner may route it here (once). */
+static int subscribe_find(moq_session *s, serve_sub *ss, const char *global, const char *name, int may_route) {
+  broadcast *found = origin_find(s->o, global);
+  if (found && s->cluster && broadcast_get_source(found)->via_cluster) { /* one hop inside a cluster */
+    subscribe_refuse(s, ss, global, name, MOQ_CODE_NOT_FOUND);
+    return 0;
   }
+  if (found) return subscribe_gate(s, ss, global, name);
+  if (!may_route || s->cluster || !s->ev || !s->ev->on_route) {
+    subscribe_refuse(s, ss, global, name, MOQ_CODE_NOT_FOUND);
+    return 0;
+  }
+  uint64_t ticket = ++s->next_ticket;
+  int verdict = s->ev->on_route(s, global, ticket, s->user_data);
+  if (verdict == MOQ_GATE_PENDING) return subscribe_park(s, ss, global, name, ticket, 1);
+  if (verdict == MOQ_GATE_ALLOW) return subscribe_find(s, ss, global, name, 0);
+  subscribe_refuse(s, ss, global, name, MOQ_CODE_NOT_FOUND);
   return 0;
 }
 
@@ -455,8 +485,12 @@ void serve_answer(moq_session *s, uint64_t ticket, int allow) {
   if (!ss) return; /* the subscription went away meanwhile */
   ss->gate = 0;
   char *path = ss->gate_path, *name = ss->gate_track;
+  int routing = ss->routing;
   ss->gate_path = ss->gate_track = NULL;
-  if (!allow) subscribe_refuse(s, ss, path, name, MOQ_CODE_UNAUTHORIZED);
+  ss->routing = 0;
+  if (routing && allow) subscribe_find(s, ss, path, name, 0);
+  else if (routing) subscribe_refuse(s, ss, path, name, MOQ_CODE_NOT_FOUND);
+  else if (!allow) subscribe_refuse(s, ss, path, name, MOQ_CODE_UNAUTHORIZED);
   else if (!origin_find(s->o, path)) subscribe_refuse(s, ss, path, name, MOQ_CODE_NOT_FOUND);
   else subscribe_start(s, ss, path, name);
   free(path);

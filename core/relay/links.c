@@ -50,6 +50,8 @@ struct remote {
   char *url_text;       /* owned */
   broadcast *b;         /* the origin's, NULL once replaced */
   rtrack *tracks;       /* owned list */
+  uv_timer_t *idle;     /* owned (routed remotes): unpublishes it when unwatched */
+  int idle_ticks;
   struct remote *next, *prev;
 };
 
@@ -461,9 +463,42 @@ remote *remote_publish(links *ls, const char *path, const char *url_text) {
   return r;
 }
 
+static void idle_closed(uv_handle_t *h) { free(h); }
+
+static void remote_idle_check(uv_timer_t *t) {
+  remote *r = t->data;
+  if (r->tracks && r->b) {
+    r->idle_ticks = 0;
+    return;
+  }
+  if (!r->b || ++r->idle_ticks >= 2) {
+    LOG_INF("route_expired", "path=%s", r->path);
+    remote_unpublish(r);
+  }
+}
+
+remote *remote_publish_routed(links *ls, const char *path, const char *url_text) {
+  for (remote *r = ls->remotes; r; r = r->next)
+    if (r->idle && r->b && strcmp(r->path, path) == 0) return r;
+  if (origin_find(ls->cfg.o, path)) return NULL; /* here already: nothing to route */
+  remote *r = remote_publish(ls, path, url_text);
+  if (!r) return NULL;
+  if ((r->idle = malloc(sizeof *r->idle))) {
+    uv_timer_init(ls->cfg.loop, r->idle);
+    r->idle->data = r;
+    uint64_t half = ls->cfg.linger_ms / 2 ? ls->cfg.linger_ms / 2 : 1;
+    uv_timer_start(r->idle, remote_idle_check, half, half);
+  }
+  return r;
+}
+
 void remote_unpublish(remote *r) {
   if (!r) return;
   links *ls = r->ls;
+  if (r->idle) {
+    uv_timer_stop(r->idle);
+    uv_close((uv_handle_t *)r->idle, idle_closed);
+  }
   if (r->b) origin_unpublish(ls->cfg.o, r->b, 0); /* unsubscribes every track */
   while (r->tracks) rtrack_free(r->tracks);
   if (r->prev) r->prev->next = r->next;

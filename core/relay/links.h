@@ -54,6 +54,9 @@ int link_is_up(const rlink *l);
 /* Publishes path (global) into the origin, its tracks fetched from the relay at url. NULL on error. */
 remote *remote_publish(links *ls, const char *path, const char *url);
 void remote_unpublish(remote *r);
+/* The same, for a route decision: it unpublishes itself once no track of it has been wanted for
+ * the linger time. Returns the existing one if path is already such a remote. */
+remote *remote_publish_routed(links *ls, const char *path, const char *url);
 
 /* Publishes an empty broadcast at path. NULL on error (or a path already published). */
 marker *marker_publish(origin *o, const char *path);

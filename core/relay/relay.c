@@ -214,7 +214,9 @@ static void apply_admission(relay_session *rs, const hook_verdict *v) {
   }
 }
 
-static void admission_done(void *ud, const hook_verdict *v) { apply_admission(ud, v); }
+static void admission_done(void *ud, const hook_verdict *v) {
+  if (v) apply_admission(ud, v);
+}
 
 /* Admission: the session's path (and query) is known. */
 static void session_path(moq_session *s, const char *path_and_query, int role, void *ud) {
@@ -248,7 +250,7 @@ static void session_path(moq_session *s, const char *path_and_query, int role, v
 
 static void gate_done(void *ud, const hook_verdict *v) {
   gate_ctx *g = ud;
-  if (rs_session(g->rs)) {
+  if (v && rs_session(g->rs)) {
     if (v->answer == MOQ_HOOK_DENY && v->plugin)
       LOG_INF("plugin_denied", "id=%llu plugin=%s", (unsigned long long)g->rs->id, v->plugin);
     moq_session_answer(rs_session(g->rs), g->ticket, v->answer != MOQ_HOOK_DENY);
@@ -282,8 +284,52 @@ static int session_subscribe(moq_session *s, const char *path, const char *track
   return gate(ud, path, track_name, ticket);
 }
 
-static const moq_session_events session_events = {
-    .on_path = session_path, .on_announce = session_announce, .on_subscribe = session_subscribe};
+/* A broadcast that is not here: plugins may say where it lives. */
+static int route_apply(relay_session *rs, const char *path, const hook_verdict *v) {
+  if (v->answer != MOQ_HOOK_ALLOW) return MOQ_GATE_DENY;
+  if (v->route_url && rs->r->links) {
+    if (!remote_publish_routed(rs->r->links, path, v->route_url)) return MOQ_GATE_ALLOW; /* here meanwhile */
+    LOG_INF("routed", "id=%llu path=%s plugin=%s", (unsigned long long)rs->id, path, v->plugin ? v->plugin : "-");
+  }
+  return MOQ_GATE_ALLOW;
+}
+
+typedef struct route_ctx {
+  relay_session *rs;
+  uint64_t ticket;
+  char *path;
+} route_ctx;
+
+static void route_done(void *ud, const hook_verdict *v) {
+  route_ctx *rc = ud;
+  if (v && rs_session(rc->rs)) moq_session_answer(rs_session(rc->rs), rc->ticket, route_apply(rc->rs, rc->path, v) != MOQ_GATE_DENY);
+  free(rc->path);
+  free(rc);
+}
+
+static int session_route(moq_session *s, const char *path, uint64_t ticket, void *ud) {
+  relay_session *rs = ud;
+  if (!hook_chain_routes(rs->r->hooks)) return MOQ_GATE_DENY;
+  route_ctx *rc = calloc(1, sizeof *rc);
+  if (!rc || !(rc->path = strdup(path))) {
+    free(rc);
+    return MOQ_GATE_DENY;
+  }
+  rc->rs = rs;
+  rc->ticket = ticket;
+  hook_verdict v;
+  if (hook_ask_route(rs->r->hooks, &rs->hs, path, &v, route_done, rc) == MOQ_HOOK_PENDING) return MOQ_GATE_PENDING;
+  int a = route_apply(rs, path, &v);
+  hook_verdict_free(&v);
+  free(rc->path);
+  free(rc);
+  return a;
+}
+
+static const moq_session_events session_events = {.on_path = session_path,
+                                                  .on_announce = session_announce,
+                                                  .on_subscribe = session_subscribe,
+                                                  .on_route = session_route};
 
 /* A new session of any transport: an id, and a place in the relay's table. 0 or -1. */
 static int rs_init(relay *r, relay_session *rs, moq_session **session, const char *transport) {

@@ -42,7 +42,7 @@ struct lua_plugin {
   script *scripts;      /* owned: every copy still alive (cur and retired ones) */
 };
 
-typedef enum { CALL_SESSION, CALL_ANNOUNCE, CALL_SUBSCRIBE, CALL_EVENT } call_kind;
+typedef enum { CALL_SESSION, CALL_ANNOUNCE, CALL_SUBSCRIBE, CALL_ROUTE, CALL_EVENT } call_kind;
 
 /* One coroutine running a callback. */
 struct call {
@@ -407,6 +407,13 @@ static int answer_of(call *c, int nres, char *why, size_t whylen) {
     snprintf(why, whylen, "%s", r ? r : "refused by script");
     return MOQ_HOOK_DENY;
   }
+  if (c->kind == CALL_ROUTE && lua_type(L, base) == LUA_TSTRING) { /* where the broadcast lives */
+    if (c->sc->lp->core->route_to(c->req, lua_tostring(L, base))) {
+      snprintf(why, whylen, "on_route returned an empty URL");
+      return -1;
+    }
+    return MOQ_HOOK_ALLOW;
+  }
   if (c->kind == CALL_SESSION && lua_istable(L, base)) {
     const char *pub[64], *sub[64];
     int np = read_list(L, base, "publish", pub, 64), ns = read_list(L, base, "subscribe", sub, 64);
@@ -430,7 +437,7 @@ static int answer_of(call *c, int nres, char *why, size_t whylen) {
     return MOQ_HOOK_ALLOW;
   }
   snprintf(why, whylen, "the callback returned a %s (expected true, false, nil%s)", luaL_typename(L, base),
-           c->kind == CALL_SESSION ? " or a grants table" : "");
+           c->kind == CALL_SESSION ? " or a grants table" : c->kind == CALL_ROUTE ? " or a relay URL" : "");
   return -1;
 }
 
@@ -563,6 +570,10 @@ static int lua_on_subscribe(void *state, const moq_session_info *s, const char *
   return start_call(state, CALL_SUBSCRIBE, "on_subscribe", req, s, path, track, NULL);
 }
 
+static int lua_on_route(void *state, const moq_session_info *s, const char *path, moq_request *req) {
+  return start_call(state, CALL_ROUTE, "on_route", req, s, path, NULL, NULL);
+}
+
 static void lua_on_event(void *state, const moq_event *ev) {
   lua_plugin *lp = state;
   start_call(lp, CALL_EVENT, "on_event", NULL, ev->session, NULL, NULL, ev);
@@ -688,6 +699,7 @@ int moq_plugin_lua_init(const moq_core *core, moq_plugin_host *h, const moq_plug
   out->announce = lua_on_announce;
   out->subscribe = lua_on_subscribe;
   out->event = lua_on_event;
+  out->route = lua_on_route;
   out->reload = lua_reload;
   out->fini = lua_fini;
   return 0;

@@ -138,7 +138,12 @@ static void session(const char *pq) {
 
 static int done_calls;
 static hook_verdict done_v;
+static int cancel_calls;
 static void on_done(void *ud, const hook_verdict *v) {
+  if (!v) { /* cancelled */
+    cancel_calls++;
+    return;
+  }
   done_calls++;
   done_v.answer = v->answer;
   done_v.code = v->code;
@@ -250,10 +255,13 @@ START_TEST(test_pending_cancelled) {
   hook_verdict v;
   done_calls = 0;
   ck_assert_int_eq(hook_ask_session(hc, &hs, &v, on_done, NULL), MOQ_HOOK_PENDING);
+  cancel_calls = 0;
   hook_cancel_session(hc, &hs);
+  ck_assert_int_eq(cancel_calls, 1); /* the owner is told once, at once */
   hook_session_free(&hs);
   plugins[0].core->resume(plugins[0].held, MOQ_HOOK_ALLOW); /* the session is gone: discarded */
   ck_assert_int_eq(done_calls, 0);
+  ck_assert_int_eq(cancel_calls, 1);
 }
 END_TEST
 

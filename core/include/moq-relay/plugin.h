@@ -210,6 +210,10 @@ typedef struct moq_core {
   /* Writes a JSON array of the relay's links (host, port, state, on_demand, tracks) into buf.
    * Returns the length needed. */
   size_t (*links_json)(moq_plugin_host *h, char *buf, size_t len);
+  /* route decisions: the broadcast lives at the relay at url; the relay fetches it from there (a
+   * remote broadcast that goes away once nobody has watched it for the linger time). Call before
+   * answering ALLOW. 0 or -1. */
+  int (*route_to)(moq_request *req, const char *url);
 } moq_core;
 
 /* What a plugin implements; every callback is optional. */
@@ -239,6 +243,12 @@ typedef struct moq_plugin {
   int (*reload)(void *state, char *err, size_t errlen);
   /* The relay is stopping: free everything. */
   void (*fini)(void *state);
+
+  /* ---- since 1.1 (the relay reads it only when size covers it) ---- */
+  /* The session subscribes to broadcast path, which this relay does not have: ALLOW when it is
+   * here now (after core->route_to(req, url), or remote_publish), DENY (not found), PASS or
+   * PENDING (to wait for it). Never asked for cluster peers. */
+  int (*route)(void *state, const moq_session_info *s, const char *path, moq_request *req);
 } moq_plugin;
 
 /* The entry point every plugin exports. core lives as long as the plugin; h identifies it in core
