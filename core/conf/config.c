@@ -51,6 +51,18 @@ enum {
   OPT_CLUSTER_NODE,
   OPT_CLUSTER_TOKEN,
   OPT_CLUSTER_LINGER,
+  OPT_LIMIT_SESSIONS,
+  OPT_LIMIT_SESSIONS_PER_ADDRESS,
+  OPT_LIMIT_SUBSCRIPTIONS,
+  OPT_LIMIT_ANNOUNCE_INTERESTS,
+  OPT_LIMIT_MESSAGE_SIZE,
+  OPT_LIMIT_PATH_LENGTH,
+  OPT_LIMIT_PATH_SEGMENTS,
+  OPT_LIMIT_FRAME_SIZE,
+  OPT_LIMIT_SUBSCRIBER_QUEUE,
+  OPT_LIMIT_SUBSCRIBER_PATIENCE,
+  OPT_LIMIT_HANDSHAKE_TIMEOUT,
+  OPT_LIMIT_CACHE_CAPACITY,
   OPT_HELP,
   OPT_VERSION,
 };
@@ -83,6 +95,18 @@ static const struct option long_options[] = {
     {"cluster-node", required_argument, NULL, OPT_CLUSTER_NODE},
     {"cluster-token", required_argument, NULL, OPT_CLUSTER_TOKEN},
     {"cluster-linger", required_argument, NULL, OPT_CLUSTER_LINGER},
+    {"limit-sessions", required_argument, NULL, OPT_LIMIT_SESSIONS},
+    {"limit-sessions-per-address", required_argument, NULL, OPT_LIMIT_SESSIONS_PER_ADDRESS},
+    {"limit-subscriptions", required_argument, NULL, OPT_LIMIT_SUBSCRIPTIONS},
+    {"limit-announce-interests", required_argument, NULL, OPT_LIMIT_ANNOUNCE_INTERESTS},
+    {"limit-message-size", required_argument, NULL, OPT_LIMIT_MESSAGE_SIZE},
+    {"limit-path-length", required_argument, NULL, OPT_LIMIT_PATH_LENGTH},
+    {"limit-path-segments", required_argument, NULL, OPT_LIMIT_PATH_SEGMENTS},
+    {"limit-frame-size", required_argument, NULL, OPT_LIMIT_FRAME_SIZE},
+    {"limit-subscriber-queue", required_argument, NULL, OPT_LIMIT_SUBSCRIBER_QUEUE},
+    {"limit-subscriber-patience", required_argument, NULL, OPT_LIMIT_SUBSCRIBER_PATIENCE},
+    {"limit-handshake-timeout", required_argument, NULL, OPT_LIMIT_HANDSHAKE_TIMEOUT},
+    {"limit-cache-capacity", required_argument, NULL, OPT_LIMIT_CACHE_CAPACITY},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -143,6 +167,18 @@ static const option_doc option_docs[] = {
      NULL},
     {"--cluster-linger DUR", NULL, "close an idle on-demand link to a relay after this", "5s",
      "cluster.linger", NULL},
+    {"--limit-sessions N", NULL, "open sessions in all", "10000", "limits.sessions", NULL},
+    {"--limit-sessions-per-address N", NULL, "open sessions from one IP address", "100", "limits.sessions_per_address", NULL},
+    {"--limit-subscriptions N", NULL, "open subscriptions of one session", "1024", "limits.subscriptions", NULL},
+    {"--limit-announce-interests N", NULL, "open announce requests of one session", "64", "limits.announce_interests", NULL},
+    {"--limit-message-size BYTES", NULL, "bytes of one control message", "64KiB", "limits.message_size", NULL},
+    {"--limit-path-length BYTES", NULL, "bytes of one broadcast path", "1024", "limits.path_length", NULL},
+    {"--limit-path-segments N", NULL, "segments of one broadcast path", "32", "limits.path_segments", NULL},
+    {"--limit-frame-size BYTES", NULL, "bytes of one frame", "32MiB", "limits.frame_size", NULL},
+    {"--limit-subscriber-queue BYTES", NULL, "bytes queued per subscription before old groups go", "4MiB", "limits.subscriber_queue", NULL},
+    {"--limit-subscriber-patience DUR", NULL, "drop a non-latest group still unsent after this", "2s", "limits.subscriber_patience", NULL},
+    {"--limit-handshake-timeout DUR", NULL, "time to complete a QUIC handshake", "10s", "limits.handshake_timeout", NULL},
+    {"--limit-cache-capacity BYTES", NULL, "cached bytes of all tracks, beyond their latest groups", "1GiB", "limits.cache_capacity", NULL},
     {"--cache-duration DUR", NULL, "keep groups older than the latest this long", "30s", "cache.duration",
      NULL},
     {"--cache-track-capacity BYTES", NULL, "cache per track beyond the latest group (KiB, MiB, GiB)", "32MiB",
@@ -215,6 +251,19 @@ static const struct {
     {"client.tls.cert", K_STRING, OPT_CLIENT_TLS_CERT},
     {"client.tls.key", K_STRING, OPT_CLIENT_TLS_KEY},
     {"client.tls.disable_verify", K_BOOL, OPT_CLIENT_TLS_DISABLE_VERIFY},
+    {"limits", K_TABLE, 0},
+    {"limits.sessions", K_COUNT, OPT_LIMIT_SESSIONS},
+    {"limits.sessions_per_address", K_COUNT, OPT_LIMIT_SESSIONS_PER_ADDRESS},
+    {"limits.subscriptions", K_COUNT, OPT_LIMIT_SUBSCRIPTIONS},
+    {"limits.announce_interests", K_COUNT, OPT_LIMIT_ANNOUNCE_INTERESTS},
+    {"limits.message_size", K_BYTES, OPT_LIMIT_MESSAGE_SIZE},
+    {"limits.path_length", K_BYTES, OPT_LIMIT_PATH_LENGTH},
+    {"limits.path_segments", K_COUNT, OPT_LIMIT_PATH_SEGMENTS},
+    {"limits.frame_size", K_BYTES, OPT_LIMIT_FRAME_SIZE},
+    {"limits.subscriber_queue", K_BYTES, OPT_LIMIT_SUBSCRIBER_QUEUE},
+    {"limits.subscriber_patience", K_DURATION, OPT_LIMIT_SUBSCRIBER_PATIENCE},
+    {"limits.handshake_timeout", K_DURATION, OPT_LIMIT_HANDSHAKE_TIMEOUT},
+    {"limits.cache_capacity", K_BYTES, OPT_LIMIT_CACHE_CAPACITY},
     {"cluster", K_TABLE, 0},
     {"cluster.root", K_ROOTS, OPT_CLUSTER_ROOT},
     {"cluster.node", K_STRING, OPT_CLUSTER_NODE},
@@ -331,6 +380,11 @@ void config_init(relay_config *cfg) {
   cfg->quic_max_streams = DEFAULT_MAX_STREAMS;
   cfg->lua_budget = 1000000;
   cfg->cluster_linger_ms = 5000;
+  cfg->limits = (relay_limits){.sessions = 10000, .sessions_per_address = 100, .subscriptions = 1024,
+                               .announce_interests = 64, .message_size = 64u << 10, .path_length = 1024,
+                               .path_segments = 32, .frame_size = 32u << 20, .subscriber_queue = 4u << 20,
+                               .subscriber_patience_ms = 2000, .handshake_timeout_ms = 10000,
+                               .cache_capacity = 1ULL << 30};
 }
 
 static void config_release(relay_config *cfg) {
@@ -442,6 +496,26 @@ static char **string_field(relay_config *cfg, int id) {
   }
 }
 
+/* The [limits] field an option sets, or NULL. */
+static uint64_t *limit_field(relay_config *cfg, int id) {
+  relay_limits *l = &cfg->limits;
+  switch (id) {
+  case OPT_LIMIT_SESSIONS: return &l->sessions;
+  case OPT_LIMIT_SESSIONS_PER_ADDRESS: return &l->sessions_per_address;
+  case OPT_LIMIT_SUBSCRIPTIONS: return &l->subscriptions;
+  case OPT_LIMIT_ANNOUNCE_INTERESTS: return &l->announce_interests;
+  case OPT_LIMIT_MESSAGE_SIZE: return &l->message_size;
+  case OPT_LIMIT_PATH_LENGTH: return &l->path_length;
+  case OPT_LIMIT_PATH_SEGMENTS: return &l->path_segments;
+  case OPT_LIMIT_FRAME_SIZE: return &l->frame_size;
+  case OPT_LIMIT_SUBSCRIBER_QUEUE: return &l->subscriber_queue;
+  case OPT_LIMIT_SUBSCRIBER_PATIENCE: return &l->subscriber_patience_ms;
+  case OPT_LIMIT_HANDSHAKE_TIMEOUT: return &l->handshake_timeout_ms;
+  case OPT_LIMIT_CACHE_CAPACITY: return &l->cache_capacity;
+  default: return NULL;
+  }
+}
+
 /* Parses "30", "30s", "500ms", "2m" or "1h" into milliseconds. 0 or -1. */
 /* The field a duration option sets. */
 static uint64_t *duration_field(relay_config *cfg, int id) {
@@ -449,6 +523,8 @@ static uint64_t *duration_field(relay_config *cfg, int id) {
   case OPT_IDLE_TIMEOUT: return &cfg->quic_idle_timeout_ms;
   case OPT_KEEP_ALIVE: return &cfg->quic_keep_alive_ms;
   case OPT_CLUSTER_LINGER: return &cfg->cluster_linger_ms;
+  case OPT_LIMIT_SUBSCRIBER_PATIENCE: return &cfg->limits.subscriber_patience_ms;
+  case OPT_LIMIT_HANDSHAKE_TIMEOUT: return &cfg->limits.handshake_timeout_ms;
   default: return &cfg->cache_duration_ms;
   }
 }
@@ -606,6 +682,25 @@ static int apply_text(relay_config *cfg, int id, const char *v, const char *labe
       return errf(err, errlen, "%s: expected " LEVELS_EXPECTED ", got \"%s\"", label, v);
     cfg->log_level = level;
     return 0;
+  case OPT_LIMIT_SESSIONS:
+  case OPT_LIMIT_SESSIONS_PER_ADDRESS:
+  case OPT_LIMIT_SUBSCRIPTIONS:
+  case OPT_LIMIT_ANNOUNCE_INTERESTS:
+  case OPT_LIMIT_PATH_SEGMENTS:
+    if (parse_count(v, &u)) return errf(err, errlen, "%s: expected a positive integer, got \"%s\"", label, v);
+    *limit_field(cfg, id) = u;
+    return 0;
+  case OPT_LIMIT_MESSAGE_SIZE:
+  case OPT_LIMIT_PATH_LENGTH:
+  case OPT_LIMIT_FRAME_SIZE:
+  case OPT_LIMIT_SUBSCRIBER_QUEUE:
+  case OPT_LIMIT_CACHE_CAPACITY:
+    if (parse_bytes(v, &u) || u == 0)
+      return errf(err, errlen, "%s: expected a size such as 4MiB, got \"%s\"", label, v);
+    *limit_field(cfg, id) = u;
+    return 0;
+  case OPT_LIMIT_SUBSCRIBER_PATIENCE:
+  case OPT_LIMIT_HANDSHAKE_TIMEOUT:
   case OPT_IDLE_TIMEOUT:
   case OPT_KEEP_ALIVE:
   case OPT_CLUSTER_LINGER:
@@ -818,7 +913,8 @@ static int file_value(loader *ld, key_kind kind, int id, const char *path, const
     } else {
       return key_err(ld, v->line, path, "expected a size such as \"32MiB\", got %s", toml_type_name(v->type));
     }
-    cfg->cache_track_bytes = u;
+    if (id != OPT_CACHE_TRACK_CAPACITY && u == 0) return key_err(ld, v->line, path, "expected a size above 0");
+    *(id == OPT_CACHE_TRACK_CAPACITY ? &cfg->cache_track_bytes : limit_field(cfg, id)) = u;
     return 0;
   case K_STREAMS:
     if (toml_int(v, &i))
@@ -852,7 +948,7 @@ static int file_value(loader *ld, key_kind kind, int id, const char *path, const
     if (toml_int(v, &i) || i < 1)
       return key_err(ld, v->line, path, "expected a positive integer, got %s",
                      v->type == TOML_INT ? "a number below 1" : toml_type_name(v->type));
-    cfg->lua_budget = (uint64_t)i;
+    *(id == OPT_LUA_BUDGET ? &cfg->lua_budget : limit_field(cfg, id)) = (uint64_t)i;
     return 0;
   case K_PLUGINS: return file_plugins(ld, v, path);
   case K_BOOL: {
@@ -1102,6 +1198,10 @@ int config_validate(const relay_config *cfg, char *err, size_t errlen) {
                 (unsigned long long)cfg->quic_idle_timeout_ms);
   if (cfg->quic_max_streams < 1 || cfg->quic_max_streams > MAX_STREAMS_LIMIT)
     return errf(err, errlen, "--server-quic-max-streams: expected an integer from 1 to 65535");
+  if (!cfg->limits.handshake_timeout_ms)
+    return errf(err, errlen, "--limit-handshake-timeout: the handshake timeout must be greater than 0");
+  if (!cfg->limits.subscriber_patience_ms)
+    return errf(err, errlen, "--limit-subscriber-patience: must be greater than 0");
   if (!cfg->client_tls_cert != !cfg->client_tls_key)
     return errf(err, errlen, "--client-tls-cert and --client-tls-key go together: give both (client.tls.cert and "
                              "client.tls.key)");

@@ -23,6 +23,22 @@ typedef struct plugin_conf {
   char *source;      /* owned: "FILE:LINE" or "--plugin", for messages */
 } plugin_conf;
 
+/* What one peer may make the relay hold ([limits]; moq-relay.toml(5) says what each protects). */
+typedef struct relay_limits {
+  uint64_t sessions;             /* open sessions in all, default 10000 */
+  uint64_t sessions_per_address; /* open sessions from one IP address, default 100 */
+  uint64_t subscriptions;        /* open subscriptions per session, default 1024 */
+  uint64_t announce_interests;   /* open announce requests per session, default 64 */
+  uint64_t message_size;         /* bytes of one control message, default 64 KiB */
+  uint64_t path_length;          /* bytes of one broadcast path, default 1024 */
+  uint64_t path_segments;        /* segments of one path, default 32 */
+  uint64_t frame_size;           /* bytes of one frame, default 32 MiB */
+  uint64_t subscriber_queue;     /* bytes queued per subscription before old groups go, 4 MiB */
+  uint64_t subscriber_patience_ms; /* an unsent non-latest group is dropped after this, 2 s */
+  uint64_t handshake_timeout_ms; /* QUIC handshake, default 10 s */
+  uint64_t cache_capacity;       /* cached bytes of all tracks (latest groups excepted), 1 GiB */
+} relay_limits;
+
 typedef struct relay_config {
   char *config_path;       /* owned: the TOML file read, or NULL */
   char *server_bind;       /* owned, except the built-in default "[::]:4443" (a static string that
@@ -53,6 +69,7 @@ typedef struct relay_config {
   char *cluster_node;      /* owned: this relay's reachable host:port, also its name; NULL: no cluster */
   char *cluster_token;     /* owned: file holding the JWT presented to other relays, or NULL */
   uint64_t cluster_linger_ms; /* an on-demand link with nothing flowing closes after this; default 5000 */
+  relay_limits limits;
   int show_help;           /* --help was given */
   int show_version;        /* --version was given */
 } relay_config;

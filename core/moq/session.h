@@ -39,6 +39,7 @@ enum {
   MOQ_CODE_UNAUTHORIZED = 6,
   MOQ_CODE_VERSION = 9,
   MOQ_CODE_UNEXPECTED_STREAM = 10,
+  MOQ_CODE_BOUNDS = 11,
   MOQ_CODE_DUPLICATE = 12,
   MOQ_CODE_NOT_FOUND = 13,
   MOQ_CODE_PROTOCOL_VIOLATION = 15,
@@ -92,6 +93,8 @@ typedef struct moq_session_config {
   size_t max_streams_pending; /* groups waiting for a stream before old ones are dropped, default 16 */
   uint64_t slow_ms;         /* a non-latest group still unsent after this long is reset (default 2000) */
   size_t max_queued;        /* bytes queued per subscription before old groups are reset (4 MiB) */
+  size_t max_subscriptions; /* the peer's open subscriptions; beyond, BoundsExceeded (default 1024) */
+  size_t max_announce_interests; /* the peer's open announce requests (default 64) */
   const char *log_id;       /* for logs (borrowed, copied) */
 } moq_session_config;
 

@@ -511,7 +511,11 @@ int group_in_data(moq_session *s, mstream *st, const uint8_t *data, size_t len) 
     moq_frame_event ev;
     int n = moq_frame_reader_next(&gi->fr, data + off, len - off, &ev, &why);
     if (n < 0) {
-      LOG_DBG("group_bad_frame", "session=%s stream=%lld why=\"%s\"", s->log_id, (long long)st->id, why);
+      if (n == MOQ_ERR_TOO_LARGE)
+        LOG_INF("limit_reached", "session=%s limit=frame_size value=%llu stream=%lld", s->log_id,
+                (unsigned long long)s->limits.max_frame, (long long)st->id);
+      else
+        LOG_DBG("group_bad_frame", "session=%s stream=%lld why=\"%s\"", s->log_id, (long long)st->id, why);
       group_in_stop(s, st, n == MOQ_ERR_TOO_LARGE ? MOQ_CODE_FRAME_TOO_LARGE : MOQ_CODE_DECODE);
       return -1;
     }

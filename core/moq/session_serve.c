@@ -111,6 +111,14 @@ int serve_announce_open(moq_session *s, mstream *st) {
   }
   memmove(st->rx.data, st->rx.data + n, st->rx.len - (size_t)n);
   st->rx.len -= (size_t)n;
+  size_t open_anns = 0;
+  for (serve_ann *x = s->anns; x; x = x->next) open_anns++;
+  if (open_anns >= s->cfg.max_announce_interests) {
+    LOG_INF("limit_reached", "session=%s limit=announce_interests value=%zu", s->log_id, s->cfg.max_announce_interests);
+    sess_reset(s, st->id, MOQ_CODE_BOUNDS);
+    st->kind = SK_IDLE;
+    return 0;
+  }
   serve_ann *a = calloc(1, sizeof *a);
   if (!a || !(a->prefix = strdup(prefix)) || !(a->base = strdup(base))) {
     if (a) free(a->prefix);
@@ -411,6 +419,14 @@ int serve_subscribe_open(moq_session *s, mstream *st) {
   }
   memcpy(name, m.track.p, m.track.len);
   name[m.track.len] = 0;
+  size_t open_subs = 0;
+  for (serve_sub *x = s->serves; x; x = x->next) open_subs++;
+  if (open_subs >= s->cfg.max_subscriptions) {
+    LOG_INF("limit_reached", "session=%s limit=subscriptions value=%zu", s->log_id, s->cfg.max_subscriptions);
+    sess_reset(s, st->id, MOQ_CODE_BOUNDS);
+    st->kind = SK_IDLE;
+    return 0;
+  }
   serve_sub *ss = calloc(1, sizeof *ss);
   if (!ss) {
     sess_fail(s, MOQ_CODE_PROTOCOL_VIOLATION, "out of memory");

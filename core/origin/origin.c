@@ -51,6 +51,7 @@ struct origin {
   broadcast **buckets;      /* owned array of chains */
   size_t n_buckets, count;
   origin_watch *watches;
+  uint64_t cached_total;    /* sum of the tracks' cached_bytes */
   int iterating;            /* inside a watcher callback loop */
   int dead_watches;
 };
@@ -58,6 +59,7 @@ struct origin {
 void origin_limits_default(origin_limits *l) {
   l->cache_ms = 30000;
   l->cache_track_bytes = 32u << 20;
+  l->cache_total_bytes = 1ULL << 30;
   l->max_group_frames = 65536;
   l->max_group_bytes = 64u << 20;
 }
@@ -291,14 +293,18 @@ static void group_end(group *g, int aborted);
 static void cache_evict(track *t) {
   origin *o = t->o;
   uint64_t now = o->now_ms(o->clock_data);
+  o->cached_total -= t->cached_bytes;
   t->cached_bytes = 0;
   for (group *g = t->newest ? t->newest->older : NULL; g; g = g->older) t->cached_bytes += g->bytes;
+  o->cached_total += t->cached_bytes;
   while (t->oldest && t->oldest != t->newest) {
     group *g = t->oldest;
     int too_old = now - g->began_ms > o->lim.cache_ms;
-    int too_big = t->cached_bytes > o->lim.cache_track_bytes;
+    int too_big = t->cached_bytes > o->lim.cache_track_bytes ||
+                  (o->lim.cache_total_bytes && o->cached_total > o->lim.cache_total_bytes);
     if (!too_old && !too_big) break;
     t->cached_bytes -= g->bytes;
+    o->cached_total -= g->bytes;
     if (!g->done) group_end(g, 1); /* a stalled upstream group: sinks stop waiting for it */
     if (g->cached) cache_unlink(t, g);
     g->track = NULL;
@@ -310,6 +316,8 @@ static void cache_evict(track *t) {
 /* Tracks */
 
 static void track_free(track *t) {
+  if (t->o) t->o->cached_total -= t->cached_bytes;
+  t->cached_bytes = 0;
   while (t->newest) {
     group *g = t->newest;
     cache_unlink(t, g);

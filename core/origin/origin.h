@@ -27,6 +27,8 @@ typedef struct origin_watch origin_watch;
 typedef struct origin_limits {
   uint64_t cache_ms;          /* keep non-latest groups this long after they began (default 30000) */
   size_t cache_track_bytes;   /* payload bytes cached per track, latest group excepted (default 32 MiB) */
+  uint64_t cache_total_bytes; /* the same over all tracks (default 1 GiB): the track being written gives
+                                 up its oldest groups first */
   size_t max_group_frames;    /* frames per group before it is cut off (default 65536) */
   size_t max_group_bytes;     /* payload bytes per group before it is cut off (default 64 MiB) */
 } origin_limits;

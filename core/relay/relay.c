@@ -43,6 +43,7 @@ struct relay {
   hook_chain *hooks;          /* owned: the plugins, in configuration order */
   origin_watch *bc_watch;     /* owned: broadcast up/down events for the plugins */
   idmap sessions;             /* session id -> relay_session (borrowed) */
+  idmap per_address;          /* addr_key -> open sessions from that address (as a pointer-sized count) */
   uint64_t next_session_id;
   size_t n_sessions;
   int pending_closes;
@@ -67,6 +68,7 @@ typedef struct relay_session {
   int deciding;             /* admission waits for a plugin */
   int admitted;
   int cluster_peer;
+  int counted;              /* counted in per_address under remote */
   uv_timer_t *expiry;       /* owned (closed with the session): the token's exp */
 } relay_session;
 
@@ -331,6 +333,52 @@ static const moq_session_events session_events = {.on_path = session_path,
                                                   .on_subscribe = session_subscribe,
                                                   .on_route = session_route};
 
+/* The session settings every transport shares: the configured limits. */
+static void session_config(const relay *r, moq_session_config *sc, moq_limits *ml) {
+  const relay_limits *l = &r->cfg->limits;
+  moq_limits_default(ml);
+  ml->max_message = (size_t)l->message_size;
+  ml->max_path = (size_t)l->path_length;
+  ml->max_segments = (size_t)l->path_segments;
+  ml->max_frame = l->frame_size;
+  sc->limits = ml;
+  sc->max_queued = (size_t)l->subscriber_queue;
+  sc->slow_ms = l->subscriber_patience_ms;
+  sc->max_subscriptions = (size_t)l->subscriptions;
+  sc->max_announce_interests = (size_t)l->announce_interests;
+}
+
+/* FNV-1a of an address without its port: the key of the per-address session count. */
+static uint64_t addr_key(const char *peer_addr) {
+  size_t n = strlen(peer_addr);
+  const char *colon = strrchr(peer_addr, ':');
+  if (colon && (peer_addr[0] == '[' || !memchr(peer_addr, ':', (size_t)(colon - peer_addr)))) n = (size_t)(colon - peer_addr);
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)peer_addr[i]) * 1099511628211ULL;
+  return h | 1;
+}
+
+/* Counts a new session from remote; 0, or -1 when a session limit is reached (logged). */
+static int sessions_admit(relay *r, const char *peer_addr, const char *transport) {
+  const relay_limits *l = &r->cfg->limits;
+  uint64_t key = addr_key(peer_addr);
+  uintptr_t n = (uintptr_t)idmap_get(&r->per_address, key);
+  const char *which = r->n_sessions >= l->sessions ? "sessions" : n >= l->sessions_per_address ? "sessions_per_address" : NULL;
+  if (which) {
+    LOG_INF("session_refused", "remote=%s transport=%s reason=\"limit %s reached\"", peer_addr, transport, which);
+    return -1;
+  }
+  if (idmap_put(&r->per_address, key, (void *)(n + 1))) return -1;
+  return 0;
+}
+
+static void sessions_release(relay *r, const char *peer_addr) {
+  uint64_t key = addr_key(peer_addr);
+  uintptr_t n = (uintptr_t)idmap_get(&r->per_address, key);
+  if (n <= 1) idmap_del(&r->per_address, key);
+  else idmap_put(&r->per_address, key, (void *)(n - 1));
+}
+
 /* A new session of any transport: an id, and a place in the relay's table. 0 or -1. */
 static int rs_init(relay *r, relay_session *rs, moq_session **session, const char *transport) {
   rs->r = r;
@@ -347,6 +395,7 @@ static int rs_init(relay *r, relay_session *rs, moq_session **session, const cha
 /* The session is gone: events for the plugins, then its state. */
 static void rs_release(relay_session *rs, uint64_t code, const char *reason) {
   relay *r = rs->r;
+  if (rs->counted) sessions_release(r, rs->remote);
   r->n_sessions--;
   idmap_del(&r->sessions, rs->id);
   hook_cancel_session(r->hooks, &rs->hs);
@@ -377,6 +426,8 @@ static void session_ready(moq_quic_binding *b) {
   addr_format((const struct sockaddr *)&quic_conn_remote(c)->ss, qp->p.remote, sizeof qp->p.remote);
   moq_session_config sc = {.is_server = 1, .alpn = quic_conn_alpn(c), .hop_id = r->hop_id,
                            .log_id = quic_conn_log_id(c)};
+  moq_limits ml;
+  session_config(r, &sc, &ml);
   moq_transport tr;
   moq_quic_transport(&tr, c);
   b->session = moq_session_new(&sc, &tr, r->origin, &session_events, &qp->p);
@@ -393,12 +444,21 @@ static void session_gone(moq_quic_binding *b, const quic_close_info *info) {
 
 static void on_accept(void *ud, quic_conn *c) {
   relay *r = ud;
+  char peer[80];
+  addr_format((const struct sockaddr *)&quic_conn_remote(c)->ss, peer, sizeof peer);
+  if (sessions_admit(r, peer, "quic")) {
+    quic_conn_close(c, MOQ_CODE_BOUNDS, "too many sessions");
+    return;
+  }
   quic_peer *qp = calloc(1, sizeof *qp);
   if (!qp || rs_init(r, &qp->p, &qp->b.session, "quic")) {
     free(qp);
+    sessions_release(r, peer);
     quic_conn_close(c, 0, "out of memory");
     return;
   }
+  snprintf(qp->p.remote, sizeof qp->p.remote, "%s", peer);
+  qp->p.counted = 1;
   qp->b.ready = session_ready;
   qp->b.closed = session_gone;
   qp->b.owner = r;
@@ -438,6 +498,8 @@ static void ws_session_ready(moq_ws_binding *b) {
   snprintf(wp->p.remote, sizeof wp->p.remote, "%s", ws_conn_remote(c));
   moq_session_config sc = {.is_server = 1, .alpn = MOQ_ALPN_LEGACY, .path = ws_conn_path(c), .hop_id = r->hop_id,
                            .log_id = ws_conn_log_id(c)};
+  moq_limits ml;
+  session_config(r, &sc, &ml);
   moq_transport tr;
   moq_ws_transport(&tr, c);
   b->session = moq_session_new(&sc, &tr, r->origin, &session_events, &wp->p);
@@ -473,11 +535,15 @@ static int on_http_upgrade(void *ud, const http_request *req, uv_tcp_t *conn, co
             log_quote(pq, sizeof pq, req->path), hs.status, log_quote(rq, sizeof rq, hs.reason));
     return 1; /* on_http_request answers with the refusal */
   }
+  if (sessions_admit(r, req->remote_str, "websocket")) return -1;
   ws_peer *wp = calloc(1, sizeof *wp);
   if (!wp || rs_init(r, &wp->p, &wp->b.session, "websocket")) {
     free(wp);
+    sessions_release(r, req->remote_str);
     return -1;
   }
+  snprintf(wp->p.remote, sizeof wp->p.remote, "%s", req->remote_str);
+  wp->p.counted = 1;
   wp->b.ready = ws_session_ready;
   wp->b.closed = ws_session_gone;
   wp->b.owner = r;
@@ -571,6 +637,7 @@ static void free_relay(relay *r) {
   r->links = NULL;
   hook_chain_free(r->hooks);
   idmap_free(&r->sessions);
+  idmap_free(&r->per_address);
   origin_free(r->origin);
   tls_ctx_free(r->tls);
   tls_ctx_free(r->client_tls);
@@ -709,6 +776,7 @@ relay *relay_new(uv_loop_t *loop, const relay_config *cfg, char *err, size_t err
   r->loop = loop;
   r->cfg = cfg;
   idmap_init(&r->sessions);
+  idmap_init(&r->per_address);
   ws_options_default(&r->ws_opts);
   r->ws_opts.idle_timeout_ms = cfg->quic_idle_timeout_ms; /* the same timers and limits as QUIC */
   r->ws_opts.keep_alive_ms = cfg->quic_keep_alive_ms;
@@ -718,6 +786,7 @@ relay *relay_new(uv_loop_t *loop, const relay_config *cfg, char *err, size_t err
   origin_limits_default(&ol);
   ol.cache_ms = cfg->cache_duration_ms;
   ol.cache_track_bytes = (size_t)cfg->cache_track_bytes;
+  ol.cache_total_bytes = cfg->limits.cache_capacity;
   r->origin = origin_new(&ol, NULL, NULL);
   if (!r->origin) {
     snprintf(err, errlen, "out of memory");
@@ -756,6 +825,7 @@ relay *relay_new(uv_loop_t *loop, const relay_config *cfg, char *err, size_t err
   qs.keep_alive_ms = cfg->quic_keep_alive_ms;
   qs.max_streams_bidi = cfg->quic_max_streams;
   qs.max_streams_uni = cfg->quic_max_streams;
+  qs.handshake_timeout_ms = cfg->limits.handshake_timeout_ms;
   char qerr[256];
   r->quic = quic_endpoint_new(loop, (struct sockaddr *)&ss, sl, r->tls, &qs, on_accept, r, qerr, sizeof qerr);
   if (!r->quic) {

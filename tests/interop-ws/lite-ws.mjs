@@ -436,7 +436,7 @@ check("stalled subscriber: its old groups are reset; the publisher and a healthy
   }
   const ws = PausableWebSocket.last;
   const st = stalled.consume(Moq.Path.from("stall")).subscribe("video", 0);
-  const groups = 24;
+  const groups = 32;
   const reading = readGroups(healthy.consume(Moq.Path.from("stall")).subscribe("video", 0), groups, "healthy subscriber");
   const until = Date.now() + T;
   while (countLog(/event=subscribe session=.* path=anon\/stall track=video/) < 2 && Date.now() < until) await sleep(20);
@@ -448,7 +448,7 @@ check("stalled subscriber: its old groups are reset; the publisher and a healthy
   for (let i = 0; i < groups - 1; i++) {
     const frames = [randomBytes(1 << 20)];
     sent.set(await pub.group("video", frames), frames.map((f) => new Uint8Array(f)));
-    await sleep(i === 11 ? 2500 : 100); // a pause longer than the relay's patience for unsent old groups
+    await sleep(i === 11 ? 2500 : 200); // a pause longer than the relay's patience for unsent old groups
   }
   const got = await reading;
   got.delete(first);

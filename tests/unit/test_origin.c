@@ -81,7 +81,8 @@ static void on_watch(void *ud, const broadcast *b, int active) {
 START_TEST(test_publish_watch_replace) {
   origin *o = origin_new(NULL, clock_fn, NULL);
   source_log a = {0}, b = {0};
-  broadcast_source sa = {src_sub, src_unsub, src_replaced, &a}, sb = {src_sub, src_unsub, src_replaced, &b};
+  broadcast_source sa = {.subscribe = src_sub, .unsubscribe = src_unsub, .replaced = src_replaced, .user_data = &a},
+                   sb = {.subscribe = src_sub, .unsubscribe = src_unsub, .replaced = src_replaced, .user_data = &b};
   watch_log w = {""}, w2 = {""};
   broadcast *x = origin_publish(o, "room/alice", NULL, 0, &sa);
   origin_watch *ow = origin_watch_new(o, "room", 1, on_watch, &w);
@@ -109,7 +110,7 @@ END_TEST
 START_TEST(test_one_upstream_and_fanout) {
   origin *o = origin_new(NULL, clock_fn, NULL);
   source_log src = {0};
-  broadcast_source bs = {src_sub, src_unsub, NULL, &src};
+  broadcast_source bs = {.subscribe = src_sub, .unsubscribe = src_unsub, .user_data = &src};
   broadcast *b = origin_publish(o, "bbb", NULL, 0, &bs);
   sink_log s1, s2, s3;
   sink_init(&s1);
@@ -158,7 +159,7 @@ END_TEST
 START_TEST(test_unpublish_and_finish) {
   origin *o = origin_new(NULL, clock_fn, NULL);
   source_log src = {0};
-  broadcast_source bs = {src_sub, src_unsub, NULL, &src};
+  broadcast_source bs = {.subscribe = src_sub, .unsubscribe = src_unsub, .user_data = &src};
   broadcast *b = origin_publish(o, "bbb", NULL, 0, &bs);
   sink_log s1, s2;
   sink_init(&s1);
@@ -178,6 +179,48 @@ START_TEST(test_unpublish_and_finish) {
 }
 END_TEST
 
+/* The total budget over all tracks: the track being written gives up its oldest groups. */
+START_TEST(test_cache_total) {
+  origin_limits lim;
+  origin_limits_default(&lim);
+  lim.cache_ms = 100000;
+  lim.cache_track_bytes = 1000;
+  lim.cache_total_bytes = 12;
+  origin *o = origin_new(&lim, clock_fn, NULL);
+  source_log src = {0};
+  broadcast_source bs = {.subscribe = src_sub, .unsubscribe = src_unsub, .user_data = &src};
+  broadcast *b = origin_publish(o, "bbb", NULL, 0, &bs);
+  sink_log s1, s2;
+  sink_init(&s1);
+  sink_init(&s2);
+  track_subscribe(b, "a", &s1.sink);
+  track *ta = src.last;
+  track_subscribe(b, "b", &s2.sink);
+  track *tb = src.last;
+  fake_now = 0;
+  for (uint64_t i = 0; i < 3; i++) { /* a: 8 bytes cached beyond its latest */
+    group *g = track_group_begin(ta, i);
+    append(g, "0123", 0);
+    group_finish(g, 0);
+  }
+  for (uint64_t i = 0; i < 3; i++) { /* b: another 8 would make 16 > 12: b drops its own oldest */
+    group *g = track_group_begin(tb, i);
+    append(g, "0123", 0);
+    group_finish(g, 0);
+  }
+  group *g = track_group_begin(tb, 3); /* the eviction runs as a group begins */
+  group_finish(g, 0);
+  ck_assert_ptr_nonnull(track_find_group(ta, 0)); /* a keeps its cache */
+  ck_assert_ptr_nonnull(track_find_group(ta, 1));
+  ck_assert_ptr_null(track_find_group(tb, 0));    /* b gave up its oldest */
+  ck_assert_ptr_nonnull(track_find_group(tb, 3));
+  track_unsubscribe(&s1.sink);
+  track_unsubscribe(&s2.sink);
+  origin_unpublish(o, b, 0);
+  origin_free(o);
+}
+END_TEST
+
 START_TEST(test_cache_eviction) {
   origin_limits lim;
   origin_limits_default(&lim);
@@ -185,7 +228,7 @@ START_TEST(test_cache_eviction) {
   lim.cache_track_bytes = 10;
   origin *o = origin_new(&lim, clock_fn, NULL);
   source_log src = {0};
-  broadcast_source bs = {src_sub, src_unsub, NULL, &src};
+  broadcast_source bs = {.subscribe = src_sub, .unsubscribe = src_unsub, .user_data = &src};
   broadcast *b = origin_publish(o, "bbb", NULL, 0, &bs);
   sink_log s;
   sink_init(&s);
@@ -219,7 +262,7 @@ END_TEST
 START_TEST(test_sink_leaves_inside_callback) {
   origin *o = origin_new(NULL, clock_fn, NULL);
   source_log src = {0};
-  broadcast_source bs = {src_sub, src_unsub, NULL, &src};
+  broadcast_source bs = {.subscribe = src_sub, .unsubscribe = src_unsub, .user_data = &src};
   broadcast *b = origin_publish(o, "bbb", NULL, 0, &bs);
   sink_log s1, s2;
   sink_init(&s1);
@@ -247,6 +290,7 @@ int main(void) {
   tcase_add_test(tc, test_one_upstream_and_fanout);
   tcase_add_test(tc, test_unpublish_and_finish);
   tcase_add_test(tc, test_cache_eviction);
+  tcase_add_test(tc, test_cache_total);
   tcase_add_test(tc, test_sink_leaves_inside_callback);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
