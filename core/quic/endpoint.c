@@ -156,6 +156,7 @@ static void on_recv(void *ud, const udp_addr *local, const udp_addr *remote, con
                     uint8_t ecn) {
   quic_endpoint *ep = ud;
   if (!ep->sock) return; /* shut down during this batch */
+  if (len == 0) return;   /* an empty datagram: ngtcp2 asserts on it (found by tests/integration/abuse.sh) */
   ngtcp2_version_cid vc;
   int rv = ngtcp2_pkt_decode_version_cid(&vc, data, len, QUIC_SCID_LEN);
   if (rv == NGTCP2_ERR_VERSION_NEGOTIATION) {

@@ -1,4 +1,5 @@
 /* moq-relay: the Media over QUIC relay daemon. */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,10 @@ int main(int argc, char **argv) {
   }
   log_set_level(cfg.log_level);
   signal(SIGPIPE, SIG_IGN);
+  /* Frame buffers of 128 KiB and more are mapped on their own and unmapped when freed, so memory
+   * taken by a burst of large frames goes back at once (glibc would otherwise raise the threshold
+   * after the first free and keep later ones in its heap). */
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   if (tls_global_init()) {
     fprintf(stderr, "moq-relay: cannot initialise TLS\n");
     config_free(&cfg);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <time.h>
 
 #include "auth/scope.h"
@@ -46,6 +47,7 @@ struct relay {
   idmap per_address;          /* addr_key -> open sessions from that address (as a pointer-sized count) */
   uint64_t next_session_id;
   size_t n_sessions;
+  uv_timer_t *trim;           /* owned: gives freed heap back to the system now and then */
   int pending_closes;
   void (*done)(void *);
   void *done_arg;
@@ -631,7 +633,18 @@ static const http_server_callbacks http_callbacks = {.on_request = on_http_reque
 /* ------------------------------------------------------------------------------------------ */
 /* Life cycle */
 
+/* Frames are large and come and go with viewers: glibc keeps freed heap pages of its arenas unless
+ * asked. Every 10 s, hand them back so the relay's memory follows its load. */
+static void trim_fire(uv_timer_t *t) { malloc_trim(0); }
+
+static void trim_closed(uv_handle_t *h) { free(h); }
+
 static void free_relay(relay *r) {
+  if (r->trim) {
+    uv_timer_stop(r->trim);
+    uv_close((uv_handle_t *)r->trim, trim_closed);
+    r->trim = NULL;
+  }
   origin_watch_free(r->bc_watch);
   links_free(r->links);
   r->links = NULL;
@@ -846,6 +859,11 @@ relay *relay_new(uv_loop_t *loop, const relay_config *cfg, char *err, size_t err
   if (!(r->client_tls = tls_client_ctx_new(&co, terr, sizeof terr))) {
     snprintf(err, errlen, "client TLS (--client-tls-*): %s", terr);
     goto fail_quic;
+  }
+  if ((r->trim = malloc(sizeof *r->trim))) {
+    uv_timer_init(loop, r->trim);
+    uv_timer_start(r->trim, trim_fire, 10000, 10000);
+    uv_unref((uv_handle_t *)r->trim); /* never keeps the loop alive */
   }
   links_config lc = {.loop = loop, .ep = r->quic, .tls = r->client_tls, .o = r->origin, .hop_id = r->hop_id,
                      .linger_ms = cfg->cluster_linger_ms};
