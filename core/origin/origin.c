@@ -305,10 +305,14 @@ static void cache_evict(track *t) {
     if (!too_old && !too_big) break;
     t->cached_bytes -= g->bytes;
     o->cached_total -= g->bytes;
-    if (!g->done) group_end(g, 1); /* a stalled upstream group: sinks stop waiting for it */
-    if (g->cached) cache_unlink(t, g);
-    g->track = NULL;
-    group_unref(g);
+    /* A stalled upstream group: sinks stop waiting for it. Ending it aborted already drops it from
+     * the cache (and the cache's reference) when it is not the newest: release that only once. */
+    if (!g->done) group_end(g, 1);
+    if (g->cached) {
+      cache_unlink(t, g);
+      g->track = NULL;
+      group_unref(g);
+    }
   }
 }
 

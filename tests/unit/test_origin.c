@@ -221,6 +221,39 @@ START_TEST(test_cache_total) {
 }
 END_TEST
 
+/* A group still arriving when it leaves the cache: ending it aborted must release the cache's
+ * reference once, not twice (a subscriber's stream still holds the group). */
+START_TEST(test_evict_unfinished_group) {
+  origin_limits lim;
+  origin_limits_default(&lim);
+  lim.cache_ms = 1000;
+  origin *o = origin_new(&lim, clock_fn, NULL);
+  source_log src = {0};
+  broadcast_source bs = {.subscribe = src_sub, .unsubscribe = src_unsub, .user_data = &src};
+  broadcast *b = origin_publish(o, "bbb", NULL, 0, &bs);
+  sink_log s;
+  sink_init(&s);
+  track_subscribe(b, "v", &s.sink);
+  track *t = src.last;
+  fake_now = 0;
+  group *g0 = track_group_begin(t, 0); /* the source's and the cache's references */
+  append(g0, "0123", 0);
+  group *held = group_ref(g0);         /* a subscriber's stream */
+  ck_assert_uint_eq(g0->refs, 3);
+  fake_now = 5000;
+  group *g1 = track_group_begin(t, 1); /* evicts g0, still unfinished */
+  ck_assert_ptr_null(track_find_group(t, 0));
+  ck_assert_uint_eq(g0->refs, 2);      /* only the cache's reference went */
+  group_finish(g0, 0);                 /* the source */
+  ck_assert_uint_eq(held->refs, 1);
+  group_unref(held);                   /* the stream: the last reference */
+  group_finish(g1, 0);
+  track_unsubscribe(&s.sink);
+  origin_unpublish(o, b, 0);
+  origin_free(o);
+}
+END_TEST
+
 START_TEST(test_cache_eviction) {
   origin_limits lim;
   origin_limits_default(&lim);
@@ -291,6 +324,7 @@ int main(void) {
   tcase_add_test(tc, test_unpublish_and_finish);
   tcase_add_test(tc, test_cache_eviction);
   tcase_add_test(tc, test_cache_total);
+  tcase_add_test(tc, test_evict_unfinished_group);
   tcase_add_test(tc, test_sink_leaves_inside_callback);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
