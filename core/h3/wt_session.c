@@ -469,10 +469,7 @@ static void session_capsules(wt_session *s, wt_stream *st) {
 
 static void on_request_headers(wt_session *s, wt_stream *st, const fields *f, int fin) {
   int64_t sid = st->id;
-  st->kind = SK_IGNORE;
-  free(st->buf);
-  st->buf = NULL;
-  st->len = st->cap = 0;
+  st->kind = SK_IGNORE; /* unless it becomes the session's CONNECT stream below */
   char q[300];
   LOG_DBG("h3_request", "conn=%s stream=%lld method=%s protocol=%s", quic_conn_log_id(s->conn), (long long)sid,
           log_quote(q, sizeof q, f->method), f->protocol[0] ? f->protocol : "-");
