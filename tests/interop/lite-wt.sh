@@ -155,4 +155,10 @@ if [ "$rc" -ne 0 ]; then
 fi
 kill -0 "$RELAY_PID" 2>/dev/null || fail "the relay is gone after the browser checks"
 ok "@moq/lite 0.2.2 in Chromium over WebTransport: every check passed"
+# a clean exit after the browser sessions (and, in sanitizer builds, no leak or memory error)
+relay_stop
+src=$?
+[ "$src" -eq 0 ] || fail "the relay exited with status $src after the browser sessions"
+grep -q 'event=exit clean=1' "$RELAY_LOG" || fail "the relay did not exit cleanly"
+ok "the relay exits cleanly after the browser sessions"
 exit 0
