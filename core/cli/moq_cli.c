@@ -6,9 +6,13 @@
  *   moq-cli [OPTIONS] clock publish|subscribe URL BROADCAST
  *
  * The client runs the same moq session code as the relay, on a local origin: what it publishes is a
- * broadcast of that origin, what it subscribes to is imported from the relay into it. */
+ * broadcast of that origin, what it subscribes to is imported from the relay into it. URLs moql:// and
+ * moqt:// use raw QUIC; https:// uses WebTransport over HTTP/3; http:// first fetches
+ * http://HOST:PORT/certificate.sha256 over TCP and pins that certificate, as browsers do. */
 #include <errno.h>
 #include <getopt.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +26,7 @@
 
 #include "base/log.h"
 #include "base/url.h"
+#include "h3/wt_binding.h"
 #include "moq/quic_binding.h"
 #include "moq/session.h"
 #include "origin/origin.h"
@@ -38,7 +43,11 @@ typedef struct cli {
   long count;        /* subscribe / announced: stop after this many (0 = never) */
   uv_loop_t *loop;
   quic_endpoint *ep;
-  moq_quic_binding binding;
+  moq_quic_binding binding;    /* raw QUIC */
+  moq_wt_binding wbinding;     /* WebTransport */
+  int webtransport;            /* https:// or http:// */
+  const char *wt_offer[8];     /* WebTransport protocols offered, most preferred first */
+  size_t n_wt_offer;
   origin *origin;
   url u;
   char path[3200];
@@ -80,6 +89,9 @@ static void usage(FILE *f) {
           "  clock subscribe URL BROADCAST                    print it\n"
           "\n"
           "URL: moql://HOST[:PORT]/PATH[?QUERY] (raw QUIC; PATH is the session root, ?jwt=TOKEN for auth)\n"
+          "     https://HOST[:PORT]/PATH[?QUERY] (WebTransport over HTTP/3)\n"
+          "     http://HOST[:PORT]/PATH[?QUERY] (WebTransport, pinning the certificate whose SHA-256 the\n"
+          "     relay serves at http://HOST:PORT/certificate.sha256 over TCP; for local relays)\n"
           "\n"
           "Options:\n"
           "  --tls-disable-verify     do not check the relay's certificate\n"
@@ -87,7 +99,8 @@ static void usage(FILE *f) {
           "  --tls-fingerprint HEX    accept exactly the certificate with this SHA-256 (hex)\n"
           "  --client-tls-cert FILE   present this certificate (PEM) to the relay (mTLS)\n"
           "  --client-tls-key FILE    the private key of --client-tls-cert\n"
-          "  --alpn NAME              offer only this protocol (moq-lite-05, moq-lite-04, moq-lite-03, moql)\n"
+          "  --alpn NAME              offer only this protocol (moq-lite-05, moq-lite-04, moq-lite-03, moql;\n"
+          "                           over WebTransport also none: offer no protocol, use the setup exchange)\n"
           "  --log-level LEVEL        error, warn (default), info, debug, trace\n"
           "  --help, --version\n");
 }
@@ -116,12 +129,15 @@ static void stop_all(cli *c) {
   c->ep = NULL;
 }
 
+/* The moq session, whichever transport carries it (NULL before it starts and after it ended). */
+static moq_session *cli_session(cli *c) { return c->webtransport ? c->wbinding.session : c->binding.session; }
+
 static void finish(cli *c, int code, const char *msg) {
   if (c->finishing) return;
   c->finishing = 1;
   c->exit_code = code;
   if (msg) fprintf(stderr, "moq-cli: %s\n", msg);
-  if (c->binding.session) moq_session_close(c->binding.session, 0, "");
+  if (cli_session(c)) moq_session_close(cli_session(c), 0, "");
   else stop_all(c);
 }
 
@@ -131,7 +147,7 @@ static void publish_end(cli *c);
  * the broadcast, wait for that to be acknowledged too, and close (at most 5 s each). */
 static void on_drain_tick(uv_timer_t *t) {
   cli *c = t->data;
-  moq_session *s = c->binding.session;
+  moq_session *s = cli_session(c);
   if (s && moq_session_unacked(s) > 0 && ++c->drain_ticks < 100) return;
   c->drain_ticks = 0;
   if (c->drain_phase++ == 0) {
@@ -326,7 +342,7 @@ static void on_announced(void *ud, const char *path, int active) {
 /* Session */
 
 static void session_ready(moq_session *s, void *ud) {
-  cli *c = ((moq_quic_binding *)ud)->owner;
+  cli *c = ud;
   int rv = 0;
   switch (c->cmd) {
   case CMD_PUBLISH:
@@ -339,46 +355,124 @@ static void session_ready(moq_session *s, void *ud) {
 }
 
 static void session_closed(moq_session *s, uint64_t code, const char *reason, void *ud) {
-  cli *c = ((moq_quic_binding *)ud)->owner;
+  cli *c = ud;
   if (c->cmd == CMD_PUBLISH || c->cmd == CMD_CLOCK_PUB) publish_end(c);
   track_unsubscribe(&c->sink);
 }
 
 static const moq_session_events session_events = {.on_ready = session_ready, .on_closed = session_closed};
 
-static void conn_ready(moq_quic_binding *b) {
-  cli *c = b->owner;
-  moq_session_config sc = {.is_server = 0, .alpn = quic_conn_alpn(b->conn), .path = c->path,
-                           .log_id = quic_conn_log_id(b->conn)};
+/* A client session on transport tr with the negotiated protocol alpn. */
+static moq_session *new_session(cli *c, const char *alpn, const moq_transport *tr, const char *log_id) {
+  moq_session_config sc = {.is_server = 0, .alpn = alpn, .path = c->path, .log_id = log_id};
   uint8_t rnd[8];
   quic_random(rnd, sizeof rnd);
   for (int i = 0; i < 6; i++) sc.hop_id = sc.hop_id << 8 | rnd[i];
   sc.hop_id |= 1;
-  moq_transport tr;
-  moq_quic_transport(&tr, b->conn);
-  b->session = moq_session_new(&sc, &tr, c->origin, &session_events, b);
-  if (!b->session) return;
+  moq_session *s = moq_session_new(&sc, tr, c->origin, &session_events, c);
+  if (!s) return NULL;
   static const char *const everything[] = {""};
   moq_grants g = {.publish = NULL, .n_publish = 0, .subscribe = everything, .n_subscribe = 1};
-  moq_session_set_grants(b->session, "", &g);
+  moq_session_set_grants(s, "", &g);
+  return s;
+}
+
+static void conn_ready(moq_quic_binding *b) {
+  cli *c = b->owner;
+  moq_transport tr;
+  moq_quic_transport(&tr, b->conn);
+  b->session = new_session(c, quic_conn_alpn(b->conn), &tr, quic_conn_log_id(b->conn));
   LOG_INF("connected", "alpn=%s", quic_conn_alpn(b->conn));
 }
 
-static void conn_closed(moq_quic_binding *b, const quic_close_info *info) {
-  cli *c = b->owner;
+/* The end of the connection (or WebTransport session): a message unless we ended it. */
+static void transport_ended(cli *c, int idle, int by_peer, int is_app, uint64_t code, const char *reason, int status) {
   if (!c->finishing) {
     char msg[300];
-    if (info->idle) snprintf(msg, sizeof msg, "the connection timed out");
-    else if (info->by_peer && info->is_app && info->code == MOQ_CODE_UNAUTHORIZED)
-      snprintf(msg, sizeof msg, "the relay refused the session: unauthorized (code 6)");
+    if (idle) snprintf(msg, sizeof msg, "the connection timed out");
+    else if (status) snprintf(msg, sizeof msg, "the relay refused the WebTransport session: %s", reason);
+    else if (by_peer && is_app && code == MOQ_CODE_UNAUTHORIZED)
+      snprintf(msg, sizeof msg, "the relay refused the session: unauthorized (code 6)%s%s", reason[0] ? ": " : "",
+               reason);
     else
-      snprintf(msg, sizeof msg, "the connection closed: %s code %llu%s%s", info->is_app ? "application" : "transport",
-               (unsigned long long)info->code, info->reason[0] ? ": " : "", info->reason);
+      snprintf(msg, sizeof msg, "the connection closed: %s code %llu%s%s", is_app ? "application" : "transport",
+               (unsigned long long)code, reason[0] ? ": " : "", reason);
     c->finishing = 1;
-    c->exit_code = info->code == 0 && info->by_peer && c->cmd != CMD_SUBSCRIBE ? EXIT_OK : EXIT_FAIL;
+    c->exit_code = code == 0 && by_peer && !status && c->cmd != CMD_SUBSCRIBE ? EXIT_OK : EXIT_FAIL;
     if (c->exit_code) fprintf(stderr, "moq-cli: %s\n", msg);
   }
   stop_all(c);
+}
+
+static void conn_closed(moq_quic_binding *b, const quic_close_info *info) {
+  transport_ended(b->owner, info->idle, info->by_peer, info->is_app, info->code, info->reason, 0);
+}
+
+static void wt_ready(moq_wt_binding *b) {
+  cli *c = b->owner;
+  moq_transport tr;
+  moq_wt_transport(&tr, b->conn);
+  b->session = new_session(c, moq_wt_alpn(b->conn), &tr, quic_conn_log_id(wt_session_conn(b->conn)));
+  const char *p = wt_session_protocol(b->conn);
+  LOG_INF("connected", "transport=webtransport protocol=%s", p[0] ? p : "none");
+}
+
+static void wt_closed(moq_wt_binding *b, const wt_close_info *info) {
+  /* a close capsule carries a WebTransport application code, like a raw QUIC application close */
+  transport_ended(b->owner, info->idle, info->by_peer, 1, info->code, info->reason, info->status);
+}
+
+/* http:// URLs: the SHA-256 of the relay's certificate from http://HOST:PORT/certificate.sha256
+ * (TCP, before the event loop runs). 0, or -1 with a message in err. */
+static int fetch_fingerprint(const url *u, char *out, size_t outlen, char *err, size_t errlen) {
+  char port[8];
+  snprintf(port, sizeof port, "%d", u->port);
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+  int gai = getaddrinfo(u->host, port, &hints, &res);
+  if (gai != 0 || !res) {
+    snprintf(err, errlen, "%s: %s", u->host, gai_strerror(gai));
+    return -1;
+  }
+  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct timeval tv = {.tv_sec = 5};
+  if (fd >= 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
+  if (fd < 0 || connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
+    snprintf(err, errlen, "http://%s:%d/certificate.sha256: %s", u->host, u->port, strerror(errno));
+    if (fd >= 0) close(fd);
+    freeaddrinfo(res);
+    return -1;
+  }
+  freeaddrinfo(res);
+  char req[400];
+  int rl = snprintf(req, sizeof req,
+                    "GET /certificate.sha256 HTTP/1.1\r\nHost: %s%s%s:%d\r\nConnection: close\r\n\r\n",
+                    strchr(u->host, ':') ? "[" : "", u->host, strchr(u->host, ':') ? "]" : "", u->port);
+  char resp[8192];
+  size_t n = 0;
+  if (send(fd, req, (size_t)rl, MSG_NOSIGNAL) != rl) n = 0;
+  else
+    for (ssize_t r; n < sizeof resp - 1 && (r = recv(fd, resp + n, sizeof resp - 1 - n, 0)) > 0;) n += (size_t)r;
+  close(fd);
+  resp[n] = 0;
+  int status = 0;
+  char *body = strstr(resp, "\r\n\r\n");
+  if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1 || status != 200 || !body) {
+    snprintf(err, errlen, "http://%s:%d/certificate.sha256: %s", u->host, u->port,
+             n ? "the relay did not answer 200 with a fingerprint" : "no answer");
+    return -1;
+  }
+  body += 4;
+  body[strcspn(body, " \t\r\n")] = 0;
+  uint8_t fp[32];
+  if (tls_fingerprint_parse(body, fp) != 0 || strlen(body) >= outlen) {
+    snprintf(err, errlen, "http://%s:%d/certificate.sha256: not a SHA-256 fingerprint", u->host, u->port);
+    return -1;
+  }
+  snprintf(out, outlen, "%s", body);
+  return 0;
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -482,10 +576,23 @@ int main(int argc, char **argv) {
   }
   char err[512];
   if (url_parse(urltext, &c.u, err, sizeof err)) die_usage("%s", err);
-  if (strcmp(c.u.scheme, "moql") && strcmp(c.u.scheme, "moqt"))
-    die_usage("%s: only moql:// (raw QUIC) URLs are supported by this version", urltext);
+  if (strcmp(c.u.scheme, "moql") && strcmp(c.u.scheme, "moqt") && strcmp(c.u.scheme, "https") &&
+      strcmp(c.u.scheme, "http"))
+    die_usage("%s: expected a moql:// or moqt:// (raw QUIC), https:// or http:// (WebTransport) URL", urltext);
+  c.webtransport = c.u.scheme[0] == 'h';
   url_path_and_query(&c.u, c.path, sizeof c.path);
-  if (alpn_only) {
+  if (c.webtransport) {
+    if (alpn_only && strcmp(alpn_only, "none") == 0) {
+      c.n_wt_offer = 0;
+    } else if (alpn_only) {
+      c.wt_offer[c.n_wt_offer++] = alpn_only;
+    } else {
+      static const char *const offer[] = {"moq-lite-04", "moq-lite-03", "moql"};
+      for (size_t i = 0; i < 3; i++) c.wt_offer[c.n_wt_offer++] = offer[i];
+    }
+    c.alpn[c.n_alpn++] = "h3";
+    alpn_only = NULL;
+  } else if (alpn_only) {
     c.alpn[c.n_alpn++] = alpn_only;
   } else {
     static const char *const offer[] = {"moq-lite-05", "moq-lite-04", "moq-lite-03", "moql"};
@@ -493,8 +600,22 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < c.n_alpn; i++) {
     moq_version v;
-    if (moq_version_from_alpn(c.alpn[i], strlen(c.alpn[i]), &v) < 0)
+    if (!c.webtransport && moq_version_from_alpn(c.alpn[i], strlen(c.alpn[i]), &v) < 0)
       die_usage("--alpn: expected moq-lite-05, moq-lite-04, moq-lite-03 or moql, got \"%s\"", c.alpn[i]);
+  }
+  for (size_t i = 0; i < c.n_wt_offer; i++) {
+    moq_version v;
+    if (moq_version_from_alpn(c.wt_offer[i], strlen(c.wt_offer[i]), &v) < 0)
+      die_usage("--alpn: expected moq-lite-05, moq-lite-04, moq-lite-03, moql or none, got \"%s\"", c.wt_offer[i]);
+  }
+  char pinned[65];
+  if (strcmp(c.u.scheme, "http") == 0) { /* pin what the relay serves, as browsers do */
+    if (fetch_fingerprint(&c.u, pinned, sizeof pinned, err, sizeof err)) {
+      fprintf(stderr, "moq-cli: %s\n", err);
+      return EXIT_FAIL;
+    }
+    topt.verify = TLS_VERIFY_FINGERPRINT;
+    topt.fingerprint = pinned;
   }
 
   char port[8];
@@ -535,8 +656,28 @@ int main(int argc, char **argv) {
   c.binding.ready = conn_ready;
   c.binding.closed = conn_closed;
   c.binding.owner = &c;
-  quic_conn *qc = quic_endpoint_connect(c.ep, res->ai_addr, res->ai_addrlen, tls, c.u.host, c.alpn, c.n_alpn,
-                                        &moq_quic_handler, &c.binding, err, sizeof err);
+  c.wbinding.ready = wt_ready;
+  c.wbinding.closed = wt_closed;
+  c.wbinding.owner = &c;
+  quic_conn *qc;
+  if (c.webtransport) {
+    char authority[300];
+    int v6 = strchr(c.u.host, ':') != NULL;
+    snprintf(authority, sizeof authority, "%s%s%s:%d", v6 ? "[" : "", c.u.host, v6 ? "]" : "", c.u.port);
+    wt_session *ws = wt_session_client(c.loop, authority, c.path, c.wt_offer, c.n_wt_offer, &moq_wt_handler,
+                                       &c.wbinding);
+    if (!ws) {
+      fprintf(stderr, "moq-cli: out of memory\n");
+      return EXIT_FAIL;
+    }
+    c.wbinding.conn = ws;
+    qc = quic_endpoint_connect(c.ep, res->ai_addr, res->ai_addrlen, tls, c.u.host, c.alpn, c.n_alpn,
+                               &wt_quic_handler, ws, err, sizeof err);
+    wt_session_client_attach(ws, qc);
+  } else {
+    qc = quic_endpoint_connect(c.ep, res->ai_addr, res->ai_addrlen, tls, c.u.host, c.alpn, c.n_alpn,
+                               &moq_quic_handler, &c.binding, err, sizeof err);
+  }
   freeaddrinfo(res);
   if (!qc) {
     fprintf(stderr, "moq-cli: %s\n", err);

@@ -201,6 +201,52 @@ static int cb_handshake_completed(ngtcp2_conn *conn, void *ud) {
   return 0;
 }
 
+/* CRYPTO data goes to wolfSSL in stream order, but never in a piece that ends inside a handshake
+ * message header or right after it: wolfSSL 5.7.2 (quic_record_append) fails the handshake when one
+ * call completes a header begun in an earlier call and brings no byte of the body. Chromium's
+ * ClientHello arrives scrambled ("chaos protection": tiny CRYPTO frames out of order across two
+ * Initial packets), so ngtcp2 may hand over 1-3 bytes that end in a header. Those bytes are held and
+ * given with the next piece. */
+static int cb_recv_crypto_data(ngtcp2_conn *conn, ngtcp2_encryption_level level, uint64_t offset,
+                               const uint8_t *data, size_t datalen, void *ud) {
+  quic_conn *c = ud;
+  if ((unsigned)level >= 4) return ngtcp2_crypto_recv_crypto_data_cb(conn, level, offset, data, datalen, ud);
+  uint8_t *held = c->crypto_held[level];
+  size_t hl = c->crypto_held_len[level];
+  uint8_t small[512], *buf;
+  size_t n = hl + datalen;
+  if (hl) { /* join the held header bytes and the new data */
+    buf = n <= sizeof small ? small : malloc(n);
+    if (!buf) return NGTCP2_ERR_CALLBACK_FAILURE;
+    memcpy(buf, held, hl);
+    memcpy(buf + hl, data, datalen);
+  } else {
+    buf = (uint8_t *)data;
+  }
+  size_t pos = 0, cut = n;
+  uint32_t need = c->crypto_need[level];
+  while (pos < n) {
+    if (need) {
+      size_t adv = need < n - pos ? need : n - pos;
+      pos += adv;
+      need -= (uint32_t)adv;
+      continue;
+    }
+    if (n - pos <= 4) { /* a header, with no byte after it yet: hold it */
+      cut = pos;
+      break;
+    }
+    need = (uint32_t)buf[pos + 1] << 16 | (uint32_t)buf[pos + 2] << 8 | buf[pos + 3];
+    pos += 4;
+  }
+  c->crypto_need[level] = need;
+  c->crypto_held_len[level] = (uint8_t)(n - cut);
+  memmove(held, buf + cut, n - cut);
+  int rv = cut ? ngtcp2_crypto_recv_crypto_data_cb(conn, level, offset, buf, cut, ud) : 0;
+  if (buf != (uint8_t *)data && buf != small) free(buf);
+  return rv;
+}
+
 static int cb_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t sid, uint64_t offset, const uint8_t *data,
                                size_t datalen, void *ud, void *stream_ud) {
   quic_conn *c = ud;
@@ -280,7 +326,7 @@ static void fill_callbacks(ngtcp2_callbacks *cb, int server) {
     cb->client_initial = ngtcp2_crypto_client_initial_cb;
     cb->recv_retry = ngtcp2_crypto_recv_retry_cb;
   }
-  cb->recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
+  cb->recv_crypto_data = cb_recv_crypto_data;
   cb->encrypt = ngtcp2_crypto_encrypt_cb;
   cb->decrypt = ngtcp2_crypto_decrypt_cb;
   cb->hp_mask = ngtcp2_crypto_hp_mask_cb;

@@ -80,6 +80,11 @@ struct quic_conn {
   uint64_t close_code;
   char close_reason[128];
   int notified;                 /* on_closed already delivered */
+  /* CRYPTO data per encryption level, as handed to wolfSSL: the bytes of a handshake message header
+   * held back (never given alone, see cb_recv_crypto_data) and what remains of the current message. */
+  uint8_t crypto_held[4][4];
+  uint8_t crypto_held_len[4];
+  uint32_t crypto_need[4];
   int pending_ccerr_set;        /* a transport close decided inside ngtcp2, sent after it returns */
   ngtcp2_ccerr pending_ccerr;
   quic_close_info pending_info;

@@ -12,6 +12,7 @@
 #include "base/addr.h"
 #include "base/idmap.h"
 #include "base/log.h"
+#include "h3/wt_binding.h"
 #include "hook/hook.h"
 #include "http/http_server.h"
 #include "moq/quic_binding.h"
@@ -24,8 +25,11 @@
 #include "ws/ws_handshake.h"
 #include "builtin.h"
 
-/* ALPNs the relay answers, in its order of preference. */
-static const char *const relay_alpns[] = {"moq-lite-05", "moq-lite-04", "moq-lite-03", "moql"};
+/* ALPNs the relay answers, in its order of preference ("h3": WebTransport over HTTP/3). */
+static const char *const relay_alpns[] = {"moq-lite-05", "moq-lite-04", "moq-lite-03", "moql", "h3"};
+/* Protocols the relay chooses from a WebTransport client's wt-available-protocols, in its order of
+ * preference; none of them offered (or no header) means the setup exchange ("moql"). */
+static const char *const relay_wt_protocols[] = {"moq-lite-05", "moq-lite-04", "moq-lite-03", "moql"};
 
 struct relay {
   uv_loop_t *loop;            /* borrowed */
@@ -65,7 +69,7 @@ typedef struct relay_session {
   const char *transport;    /* "quic" or "websocket" (static) */
   const char *protocol;     /* borrowed: ALPN or subprotocol */
   char remote[80];
-  quic_conn *qc;            /* raw QUIC only (client certificates), else NULL */
+  quic_conn *qc;            /* QUIC (raw or WebTransport; client certificates), else NULL */
   hook_session hs;          /* what plugins see */
   int deciding;             /* admission waits for a plugin */
   int admitted;
@@ -79,6 +83,12 @@ typedef struct quic_peer {
   moq_quic_binding b;
   relay_session p;
 } quic_peer;
+
+/* A WebTransport session (HTTP/3 on the QUIC port). */
+typedef struct wt_peer {
+  moq_wt_binding b;
+  relay_session p;
+} wt_peer;
 
 /* A WebSocket session. */
 typedef struct ws_peer {
@@ -444,12 +454,84 @@ static void session_gone(moq_quic_binding *b, const quic_close_info *info) {
   free(qp);
 }
 
-static void on_accept(void *ud, quic_conn *c) {
+/* ------------------------------------------------------------------------------------------ */
+/* WebTransport sessions: ALPN "h3" on the QUIC port. The CONNECT's :path (with its query) is the
+ * session's path, admitted like the others; the moq version is the relay's first choice among the
+ * client's wt-available-protocols, or the setup exchange when it offers none of them. */
+
+static void wt_request_cb(moq_wt_binding *b, const wt_request *req) {
+  relay *r = b->owner;
+  if (r->shutting_down) {
+    wt_session_refuse(b->conn, 503, "the relay is shutting down");
+    return;
+  }
+  const char *chosen = NULL;
+  for (size_t i = 0; i < sizeof relay_wt_protocols / sizeof relay_wt_protocols[0] && !chosen; i++)
+    for (size_t k = 0; k < req->n_protocols && !chosen; k++)
+      if (strcmp(relay_wt_protocols[i], req->protocols[k]) == 0) chosen = relay_wt_protocols[i];
+  wt_session_accept(b->conn, chosen);
+}
+
+static void wt_session_ready_cb(moq_wt_binding *b) {
+  wt_peer *wp = (wt_peer *)b;
+  relay *r = b->owner;
+  wt_session *ws = b->conn;
+  quic_conn *c = wt_session_conn(ws);
+  wp->p.log_id = quic_conn_log_id(c);
+  wp->p.protocol = moq_wt_alpn(ws);
+  wp->p.qc = c;
+  addr_format((const struct sockaddr *)&quic_conn_remote(c)->ss, wp->p.remote, sizeof wp->p.remote);
+  moq_session_config sc = {.is_server = 1, .alpn = moq_wt_alpn(ws), .path = wt_session_path(ws),
+                           .hop_id = r->hop_id, .log_id = quic_conn_log_id(c)};
+  moq_transport tr;
+  moq_wt_transport(&tr, ws);
+  b->session = moq_session_new(&sc, &tr, r->origin, &session_events, &wp->p);
+  char path[300], pq[300];
+  size_t n = strcspn(wt_session_path(ws), "?"); /* never the query: it may hold a token */
+  if (n >= sizeof path) n = sizeof path - 1;
+  memcpy(path, wt_session_path(ws), n);
+  path[n] = 0;
+  const char *proto = wt_session_protocol(ws);
+  LOG_INF("session_open", "conn=%s id=%llu remote=%s transport=webtransport protocol=%s path=%s",
+          quic_conn_log_id(c), (unsigned long long)wp->p.id, wp->p.remote, proto[0] ? proto : "none",
+          log_quote(pq, sizeof pq, path));
+}
+
+static void wt_session_gone_cb(moq_wt_binding *b, const wt_close_info *info) {
+  wt_peer *wp = (wt_peer *)b;
+  wp->p.qc = NULL;
+  rs_release(&wp->p, info ? info->code : 0, info ? info->reason : NULL);
+  free(wp);
+}
+
+/* A connection's handshake completed: run raw QUIC or HTTP/3 on it, by ALPN. */
+static void accept_ready(quic_conn *c, void *ud) {
   relay *r = ud;
   char peer[80];
   addr_format((const struct sockaddr *)&quic_conn_remote(c)->ss, peer, sizeof peer);
-  if (sessions_admit(r, peer, "quic")) {
-    quic_conn_close(c, MOQ_CODE_BOUNDS, "too many sessions");
+  int h3 = strcmp(quic_conn_alpn(c), "h3") == 0;
+  if (sessions_admit(r, peer, h3 ? "webtransport" : "quic")) {
+    quic_conn_close(c, h3 ? 0x107 /* H3_EXCESSIVE_LOAD */ : MOQ_CODE_BOUNDS, "too many sessions");
+    return;
+  }
+  if (h3) {
+    wt_peer *wp = calloc(1, sizeof *wp);
+    if (!wp || rs_init(r, &wp->p, &wp->b.session, "webtransport")) {
+      free(wp);
+      sessions_release(r, peer);
+      quic_conn_close(c, 0x102 /* H3_INTERNAL_ERROR */, "out of memory");
+      return;
+    }
+    snprintf(wp->p.remote, sizeof wp->p.remote, "%s", peer);
+    wp->p.counted = 1;
+    wp->b.request = wt_request_cb;
+    wp->b.ready = wt_session_ready_cb;
+    wp->b.closed = wt_session_gone_cb;
+    wp->b.owner = r;
+    if (!(wp->b.conn = wt_session_server(r->loop, c, &moq_wt_handler, &wp->b))) {
+      rs_release(&wp->p, 0, NULL);
+      free(wp);
+    }
     return;
   }
   quic_peer *qp = calloc(1, sizeof *qp);
@@ -465,7 +547,13 @@ static void on_accept(void *ud, quic_conn *c) {
   qp->b.closed = session_gone;
   qp->b.owner = r;
   quic_conn_set_handler(c, &moq_quic_handler, &qp->b);
+  moq_quic_handler.on_ready(c, &qp->b);
 }
+
+/* Until the handshake completes a connection has nothing of ours. */
+static const quic_conn_handler accept_handler = {.on_ready = accept_ready};
+
+static void on_accept(void *ud, quic_conn *c) { quic_conn_set_handler(c, &accept_handler, ud); }
 
 /* core->session_close for plugins. */
 static int close_session_by_id(void *ud, uint64_t id, uint64_t code, const char *reason) {

@@ -9,6 +9,7 @@ send() { "$PROBE_BIN" --host 127.0.0.1 --port "$RELAY_PORT" --ca "$RELAY_CA" --s
 
 # honest pair (2 sessions)
 start_publisher honest moq-lite-04 bbb a
+wait_log_count 'event=broadcast_start path=bbb' 1 5 || fail "no honest broadcast"
 cli subscribe "$(relay_url)" bbb a --count 2 >"$TEST_TMP/honest.out" 2>"$TEST_TMP/honest.err" &
 honest=$!
 wait_log_count 'event=subscribe session=.* path=bbb' 1 5 || fail "the honest subscriber did not subscribe"

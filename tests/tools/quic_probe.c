@@ -213,5 +213,6 @@ int main(int argc, char **argv) {
   tls_ctx_free(tls);
   tls_global_cleanup();
   free(alpn_buf);
+  for (size_t i = 0; i < p.n_sends; i++) free((char *)p.sends[i]);
   return p.result;
 }
