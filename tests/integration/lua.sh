@@ -109,6 +109,24 @@ ok "a broken script on reload keeps the previous one"
 close_publisher || :
 relay_stop || fail "relay exit status $?"
 
+# over WebTransport too: the script sees transport "webtransport" and the CONNECT path's query
+cat >"$TEST_TMP/wt.lua" <<'LUA'
+function on_session(req)
+  if req.transport ~= "webtransport" then return nil end
+  if req.query.key == "letmein" then return true end
+  return false, "webtransport needs the key"
+end
+LUA
+relay_start --auth-public anon --lua "$TEST_TMP/wt.lua"
+cli announced "https://localhost:$RELAY_PORT/room?key=letmein" --count 1 >/dev/null 2>&1 &
+wtok=$!
+wait_log_count 'event=session_accepted .*root=room .*by=lua' 1 10 || fail "a WebTransport session with the key was not admitted by Lua"
+kill $wtok 2>/dev/null
+if cli announced "https://localhost:$RELAY_PORT/room?key=nope" --count 1 >/dev/null 2>&1; then fail "a WebTransport session without the key was admitted"; fi
+wait_log_count 'reason="webtransport needs the key" plugin=lua' 1 5 || fail "the Lua refusal over WebTransport was not logged"
+ok "a Lua script admits and refuses WebTransport sessions"
+relay_stop || fail "relay exit status $?"
+
 # the shipped examples load
 for f in "$top_srcdir"/lua/*.lua; do
   relay_start --auth-public anon --lua "$f"
