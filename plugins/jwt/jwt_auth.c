@@ -525,9 +525,16 @@ static int read_time(json_t *o, const char *name, int64_t *out, char *err, size_
   json_t *v = json_object_get(o, name);
   *out = 0;
   if (!v || json_is_null(v)) return 0;
-  if (json_is_integer(v)) *out = json_integer_value(v);
-  else if (json_is_real(v)) *out = (int64_t)json_real_value(v);
-  else return fail(err, errlen, "claim \"%s\" must be a number of seconds", name);
+  if (json_is_integer(v)) {
+    *out = json_integer_value(v);
+    return 0;
+  }
+  if (!json_is_real(v)) return fail(err, errlen, "claim \"%s\" must be a number of seconds", name);
+  /* converting a double outside int64_t's range is undefined behaviour: refuse it (2^63 is exact) */
+  double d = json_real_value(v);
+  if (!(d > -9223372036854775808.0 && d < 9223372036854775808.0))
+    return fail(err, errlen, "claim \"%s\" is out of range", name);
+  *out = (int64_t)d;
   return 0;
 }
 

@@ -21,6 +21,11 @@ static const char ecPub[] = "{\"kty\":\"EC\",\"x\":\"tnnT5-HD96s1FD7FCbPE1W0EOtT
 static const char es[] = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImsxIn0.eyJyb290IjoiciIsInB1dCI6IiJ9.W8nAnryXOCqhJqsm91t_ivIvkjCPf79Vb21am7VZPBaiZleCv1FRBK17BKAREWBYflDZBn8ObGuyNJVOBMOzcQ";
 static const char edPub[] = "{\"crv\":\"Ed25519\",\"x\":\"O4OLlECxPKWVxLILbIO1naQomIxCwweyjhoXwQxP2Oc\",\"kty\":\"OKP\",\"alg\":\"EdDSA\"}";
 static const char eds[] = "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9.eyJyb290IjoiIiwiZ2V0IjoibGl2ZSJ9.ys4eEX5wD0crtVlisaEMN_ueqBoztCt-sbu4ecFQ0T_WIhHA_sTZoW86ep8rSzXNnxYT3fKYNLxcjYhgZEXDDg";
+/* Times as JSON reals, signed with hsJwk: beyond int64_t (found by tests/fuzz/fuzz_jwt: converting them
+ * was undefined behaviour), and a fraction, which is cut off. */
+static const char hsExpHuge[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJnZXQiOiIiLCJleHAiOjFlMzAwfQ.h8axz8MlecRPJN7D-t_qSZVXX-JSz2l8_JeuvpQkm4M"; /* {"get":"","exp":1e300} */
+static const char hsIatHuge[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJnZXQiOiIiLCJpYXQiOi0xZTE5fQ.NUBBa-UXS9TGUvEpOyUvCl3A5se195qLyS8bcEmtD_0"; /* {"get":"","iat":-1e19} */
+static const char hsExpReal[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJnZXQiOiIiLCJleHAiOjQxMDI0NDQ4MDAuNX0.5Svic42qq7Rug32h7nyAdCBKxnZplXrsE7c42JN2exY"; /* {"get":"","exp":4102444800.5} */
 
 #define NOW 1800000000
 
@@ -148,6 +153,14 @@ START_TEST(test_malformed_tokens) {
     jwt_claims c;
     ck_assert_msg(jwt_verify(k, t, NOW, &c, err, sizeof err) == -1, "a token cut at %zu was accepted", i);
   }
+  /* times out of int64_t's range are refused; a fraction is cut */
+  verify_fails(k, hsExpHuge, "claim \"exp\" is out of range");
+  verify_fails(k, hsIatHuge, "claim \"iat\" is out of range");
+  jwt_claims c;
+  char err[300];
+  ck_assert_msg(jwt_verify(k, hsExpReal, NOW, &c, err, sizeof err) == 0, "%s", err);
+  ck_assert_int_eq(c.exp, 4102444800);
+  jwt_claims_free(&c);
   char *huge = malloc(20000);
   memset(huge, 'a', 19999);
   huge[19999] = 0;
