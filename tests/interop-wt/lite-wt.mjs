@@ -233,6 +233,8 @@ check("mixed: moq-cli publisher (raw QUIC) -> browser subscriber (WebTransport),
   }
   p.child.stdin.end();
   const got = await call("collect", sub, T * 2);
+  const empty = got.filter((g) => !g.frames.length).length;
+  if (empty) throw new Error(`${empty} of ${got.length} groups arrived without frames (dropped)`);
   const frames = got.sort((x, y) => x.seq - y.seq).map((g) => Buffer.from(g.frames[0], "base64").toString());
   if (frames.join("|") !== lines.join("|")) throw new Error(`got ${frames.map((f) => f.length).join("/")} bytes`);
   await timeout(p.done, T, "moq-cli publisher exit");
