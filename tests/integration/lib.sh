@@ -141,7 +141,8 @@ start_publisher() {
   PUB_HOLD=$!
 }
 # feed FILE: writes FILE to the publisher started last.
-feed() { cat "$1" >"$PUB_FIFO"; }
+# (a publisher that has died leaves the FIFO without a reader: give up rather than block for ever)
+feed() { timeout 30 sh -c 'cat "$1" >"$2"' feed "$1" "$PUB_FIFO" || fail "the publisher did not read its input (did it exit?)"; }
 # close_publisher: end of input; waits for the publisher to exit and returns its status.
 close_publisher() {
   kill "$PUB_HOLD" 2>/dev/null

@@ -153,6 +153,11 @@ hold_open() {
     HOLD_PID=$!
     bg_pids="$bg_pids $HOLD_PID"
 }
+# feed_hold FILE: writes FILE into the held FIFO, giving up (instead of blocking for ever) when its
+# reader has gone.
+feed_hold() {
+    timeout 30 sh -c 'cat "$1" >"$2"' feed "$1" "$HOLD_FIFO" || fail "nobody read the frames (the client exited early?)"
+}
 unhold() {
     kill "$HOLD_PID" 2>/dev/null
     wait "$HOLD_PID" 2>/dev/null
@@ -196,7 +201,7 @@ js_to_cli() {
     timeout 15 "$CLI_BIN" --tls-root "$RELAY_CA" --alpn "$_a" subscribe "$(relay_url)" "$_bc" video \
         --count "$nframes" >"$_t.sub.out" 2>"$_t.sub.err" &
     _sub=$!
-    cat "$frames" >"$HOLD_FIFO"
+    feed_hold "$frames"
     wait "$_sub" || fail "$_a js->cli: moq-cli subscriber failed (status $?)"
     cmp -s "$frames" "$_t.sub.out" || fail "$_a js->cli: moq-cli received different bytes ($(wc -c <"$_t.sub.out") of $(wc -c <"$frames"))"
     unhold
@@ -222,7 +227,7 @@ cli_to_js() {
     _sub=$!
     bg_pids="$bg_pids $_sub"
     wait_file "$_t.ready" 10 || fail "$_a cli->js: the @moq/lite subscriber got no SUBSCRIBE_OK"
-    cat "$frames" >"$HOLD_FIFO"
+    feed_hold "$frames"
     wait "$_sub" || fail "$_a cli->js: @moq/lite subscriber failed (status $?)"
     sorted_same "$_t.sub.out" || fail "$_a cli->js: @moq/lite received different frames"
     unhold
@@ -245,7 +250,7 @@ js_to_js() {
     _sub=$!
     bg_pids="$bg_pids $_sub"
     wait_file "$_t.sready" 10 || fail "$_a js->js: the @moq/lite subscriber got no SUBSCRIBE_OK"
-    cat "$frames" >"$HOLD_FIFO"
+    feed_hold "$frames"
     wait "$_sub" || fail "$_a js->js: @moq/lite subscriber failed (status $?)"
     sorted_same "$_t.sub.out" || fail "$_a js->js: the subscriber received different frames"
     unhold
