@@ -103,6 +103,8 @@ ok "RSS after: ${after} KiB (baseline ${base} KiB)"
 if ldd "$RELAY_BIN" 2>/dev/null | grep -q libasan; then
   ok "(AddressSanitizer build: its quarantine holds freed memory, so RSS says nothing here; LeakSanitizer checks at exit)"
 else
-  [ "$after" -le $((base + base / 10)) ] || fail "the relay kept memory: ${after} KiB after, ${base} KiB before"
+  # 10% of a 7 MB process is below what glibc's arenas keep between measurements (seen: up to
+  # 2 MB either way on a loaded machine), hence the fixed allowance next to the 10%.
+  [ "$after" -le $((base + base / 10 + 2048)) ] || fail "the relay kept memory: ${after} KiB after, ${base} KiB before"
 fi
 relay_stop || fail "relay exit status $?"
