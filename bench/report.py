@@ -53,11 +53,24 @@ def fanout_figures(r, raw_ns):
         "ok": bool(r.get("frames_expected")),
     }
     f["ratio"] = f["ns_per_byte"] / raw_ns if f["ns_per_byte"] and raw_ns else None
+    f["rss_kib"] = w.get("rss_kib") if w.get("ok") else None
+    f["marginal_kib"] = None
     return f
 
 
+def add_marginal(points):
+    """RSS per added subscriber, against the 1-subscriber point of the same series."""
+    for f in points:
+        one = next((o for o in points if o["series"] == f["series"] and o["subs"] == 1 and o["ok"]), None)
+        if one and f["subs"] > 1 and f["rss_kib"] is not None and one["rss_kib"] is not None:
+            f["marginal_kib"] = (f["rss_kib"] - one["rss_kib"]) / (f["subs"] - 1)
+
+
 def fmt(v, spec, none="n/a"):
-    return none if v is None else format(v, spec)
+    if v is None:
+        width = spec.split(".")[0].rstrip("dfs")
+        return none.rjust(int(width)) if width.isdigit() else none
+    return format(v, spec)
 
 
 def main():
@@ -68,6 +81,7 @@ def main():
     rate = next((r for r in rows if r.get("kind") == "rate"), None)
     raw_ns = raw.get("ns_per_byte") if raw else None
     points = [fanout_figures(r, raw_ns) for r in rows if r.get("kind") == "fanout"]
+    add_marginal(points)
 
     out = []
     p = out.append
@@ -84,10 +98,10 @@ def main():
         p("raw ngtcp2: not measured (no ratios)")
     p("")
     head = (f"{'series':<10} {'subs':>5} {'egress':>9} {'relay':>6} {'ns/B':>7} {'x raw':>6} {'RSS/sub':>8} "
-            f"{'p50':>7} {'p99':>7} {'lost':>5} {'recv':>7} {'bench':>6}")
+            f"{'+1 sub':>7} {'p50':>7} {'p99':>7} {'lost':>6} {'recv':>7} {'bench':>6}")
     p(head)
-    p(f"{'':<10} {'':>5} {'MB/s':>9} {'CPU%':>6} {'':>7} {'':>6} {'KiB':>8} {'ms':>7} {'ms':>7} {'groups':>5} "
-      f"{'%':>7} {'CPU%':>6}")
+    p(f"{'':<10} {'':>5} {'MB/s':>9} {'CPU%':>6} {'':>7} {'':>6} {'KiB':>8} {'KiB':>7} {'ms':>7} {'ms':>7} "
+      f"{'groups':>6} {'%':>7} {'CPU%':>6}")
     p("-" * len(head))
     bench_bound = False
     for f in points:
@@ -100,12 +114,14 @@ def main():
             continue
         p(f"{f['series']:<10} {f['subs']:>5} {fmt(f['egress_mbs'], '9.2f')} {fmt(f['relay_cpu_pct'], '6.1f')} "
           f"{fmt(f['ns_per_byte'], '7.2f')} {fmt(f['ratio'], '6.2f')} {fmt(f['rss_per_sub_kib'], '8.1f')} "
-          f"{fmt(f['p50_ms'], '7.2f')} {fmt(f['p99_ms'], '7.2f')} {fmt(f['lost'], '5d')} "
+          f"{fmt(f['marginal_kib'], '7.1f', '-')} "
+          f"{fmt(f['p50_ms'], '7.2f')} {fmt(f['p99_ms'], '7.2f')} {fmt(f['lost'], '6d')} "
           f"{fmt(f['received_pct'], '7.2f')} {fmt(f['bench_cpu_pct'], '6.0f')}{flag}"
           + (f"  ({f['failures']} failures)" if f["failures"] else ""))
     p("")
     p("egress: frame payload delivered to subscribers; ns/B: relay CPU (user+system) per egress byte;")
-    p("x raw: that / the raw ngtcp2 server's CPU per byte; RSS/sub: (VmRSS - VmRSS with no session) / subscribers;")
+    p("x raw: that / the raw ngtcp2 server's CPU per byte; RSS/sub: (VmRSS - VmRSS with no session) / subscribers,")
+    p("the group cache included (30 s of the track, at most 32 MiB); +1 sub: (VmRSS - VmRSS at 1 subscriber) / (subscribers - 1);")
     p("latency: publisher send to subscriber receive, both in moq-bench (one clock); recv: frames of the window received.")
     if bench_bound:
         p("* moq-bench itself used 90 % or more of its core: latency and loss at that point include its own queueing.")
@@ -133,6 +149,7 @@ def main():
             ("p99", f["p99_ms"], TARGET_P99_MS, "ms", lambda v, t: v < t),
             ("p50", f["p50_ms"], TARGET_P50_MS, "ms", lambda v, t: v < t),
             ("RSS/sub", f["rss_per_sub_kib"], TARGET_RSS_KIB, "KiB", lambda v, t: v < t),
+            ("+1 sub", f["marginal_kib"], TARGET_RSS_KIB, "KiB", lambda v, t: v < t),
         ]
         parts = []
         for name, v, t, unit, good in checks:
@@ -176,9 +193,10 @@ def plot(points, outdir):
         return
     for s in series:
         with open(os.path.join(outdir, f"{s}.dat"), "w") as d:
-            d.write("# subs ratio ns_per_byte p50_ms p99_ms rss_per_sub_kib\n")
+            d.write("# subs ratio ns_per_byte p50_ms p99_ms rss_per_sub_kib marginal_kib\n")
             for f in sorted((f for f in points if f["series"] == s and f["ok"]), key=lambda f: f["subs"]):
-                vals = [f["subs"], f["ratio"], f["ns_per_byte"], f["p50_ms"], f["p99_ms"], f["rss_per_sub_kib"]]
+                vals = [f["subs"], f["ratio"], f["ns_per_byte"], f["p50_ms"], f["p99_ms"], f["rss_per_sub_kib"],
+                        f["marginal_kib"]]
                 d.write(" ".join("NaN" if v is None else str(v) for v in vals) + "\n")
     if not have_gnuplot():
         print("bench: WARNING: gnuplot is not installed and cannot be (apt-get install gnuplot-nox as root): "
