@@ -56,6 +56,8 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 #define RETRY_MS 100            /* a subscription that found nothing is tried again after this */
 #define CONTROL_MS 100          /* the phase timer */
 #define ERRORS_SHOWN 5          /* connection errors printed; the rest are only counted */
+#define CACHE_MS 5000           /* our origins keep groups this long (plus a group's duration) */
+#define STALL_MS 3500           /* a group still arriving after this long: abandon its track (see below) */
 
 typedef struct bench bench;
 typedef enum conn_kind { K_PUB, K_SUB, K_PROBE } conn_kind;
@@ -120,6 +122,14 @@ typedef struct strack {
   uint32_t *counts;    /* owned: frames received in order, per group (seq - base) */
   size_t cap;
   uint64_t max_group;
+  /* Groups begun and not yet done, with their local start times (ms). origin.c's cache_evict releases
+   * a group that is still arriving twice once it is older than the cache keeps: before that can
+   * happen, the track is abandoned (unsubscribed and counted). */
+  struct arriving {
+    uint64_t seq, began_ms;
+  } *arriving;          /* owned */
+  size_t n_arriving, cap_arriving;
+  int abandoned;
 } strack;
 
 typedef struct sub {
@@ -166,9 +176,12 @@ struct bench {
   uint64_t last_progress_ns;
   /* figures */
   bench_samples latency_us, connect_us;
+  bench_samples send_lag_us; /* how late the publishers' timers fired: this process's own delays */
   uint64_t frames_sent, frames_received, bytes_received, frames_corrupt, frames_out_of_order;
   uint64_t groups_out_of_order, groups_lost, frames_expected, tracks_ended;
-  uint64_t connect_failures, sessions_closed_early, setup_timeouts, errors_shown;
+  uint64_t connect_failures, sessions_closed_early, setup_timeouts, errors_shown, tracks_abandoned;
+  uint64_t udp_drops_a, udp_drops_b; /* the system's UDP receive drops (all sockets), at the window's ends */
+  int udp_ok;
   uint64_t probes_done, probes_window; /* connect-rate */
   long probes_open;
   bconn *probes;                       /* owned: connect-rate sessions under way */
@@ -256,6 +269,7 @@ static void pub_tick(uv_timer_t *tm) {
   pub *p = tm->data;
   bench *B = p->c.B;
   uint64_t now = now_ns();
+  if (B->ph == PH_MEASURE && now >= p->next_ns) bench_samples_add(&B->send_lag_us, (now - p->next_ns) / 1000);
   if (now - p->next_ns > 1000000000ull && now > p->next_ns) p->next_ns = now; /* stalled: no burst */
   while (p->next_ns <= now) {
     for (long i = 0; i < B->tracks; i++) publish_frame(B, &p->tracks[i]);
@@ -301,9 +315,30 @@ static void pub_end(pub *p) {
 /* ------------------------------------------------------------------------------------------ */
 /* Subscribing */
 
+static void arriving_add(strack *st, uint64_t seq) {
+  if (st->n_arriving == st->cap_arriving) {
+    size_t cap = st->cap_arriving ? st->cap_arriving * 2 : 8;
+    struct arriving *a = realloc(st->arriving, cap * sizeof *a);
+    if (!a) return;
+    st->arriving = a;
+    st->cap_arriving = cap;
+  }
+  st->arriving[st->n_arriving++] = (struct arriving){.seq = seq, .began_ms = now_ns() / 1000000};
+}
+
+static void sub_group_done(void *ud, group *g) {
+  strack *st = ud;
+  for (size_t i = 0; i < st->n_arriving; i++)
+    if (st->arriving[i].seq == g->seq) {
+      st->arriving[i] = st->arriving[--st->n_arriving];
+      return;
+    }
+}
+
 static void sub_group(void *ud, group *g) {
   strack *st = ud;
   bench *B = st->s->c.B;
+  if (!g->done) arriving_add(st, g->seq);
   if (!st->have_base) {
     st->have_base = 1;
     st->base = st->max_group = g->seq;
@@ -369,6 +404,7 @@ static void sub_done(void *ud, uint64_t code) {
   strack *st = ud;
   bench *B = st->s->c.B;
   track_unsubscribe(&st->sink);
+  st->n_arriving = 0;
   if (B->stopping) return;
   if (code == MOQ_CODE_NOT_FOUND && B->ph < PH_WARMUP) {
     /* the announcement has not reached the relay yet: ask again shortly */
@@ -382,7 +418,33 @@ static void sub_done(void *ud, uint64_t code) {
   conn_error(B, &st->s->c, msg);
 }
 
-static const track_sink_ops sub_ops = {.on_group = sub_group, .on_frame = sub_frame, .on_track_done = sub_done};
+static const track_sink_ops sub_ops = {.on_group = sub_group, .on_frame = sub_frame, .on_group_done = sub_group_done,
+                                       .on_track_done = sub_done};
+
+/* Abandons tracks with a group still arriving STALL_MS after it began (this process is too far
+ * behind, or the relay stalled it): see strack. Their missing groups count as lost. */
+static void check_stalls(bench *B) {
+  uint64_t now = now_ns() / 1000000;
+  for (long i = 0; i < B->next_sub; i++) {
+    sub *s = &B->subs[i];
+    for (long t = 0; t < B->tracks; t++) {
+      strack *st = &s->tracks[t];
+      if (st->abandoned || !st->sink.track) continue;
+      for (size_t k = 0; k < st->n_arriving; k++)
+        if (now - st->arriving[k].began_ms > STALL_MS) {
+          st->abandoned = 1;
+          st->n_arriving = 0;
+          B->tracks_abandoned++;
+          track_unsubscribe(&st->sink);
+          char msg[96];
+          snprintf(msg, sizeof msg, "track t%d abandoned: group %llu still arriving after %d ms", st->ti,
+                   (unsigned long long)st->arriving[k].seq, STALL_MS);
+          conn_error(B, &s->c, msg);
+          break;
+        }
+    }
+  }
+}
 
 static int sub_subscribe(strack *st) {
   sub *s = st->s;
@@ -400,7 +462,10 @@ static int sub_subscribe(strack *st) {
 }
 
 static void sub_end(sub *s) {
-  for (long i = 0; s->tracks && i < s->c.B->tracks; i++) track_unsubscribe(&s->tracks[i].sink);
+  for (long i = 0; s->tracks && i < s->c.B->tracks; i++) {
+    track_unsubscribe(&s->tracks[i].sink);
+    s->tracks[i].n_arriving = 0;
+  }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -595,6 +660,7 @@ static void window_begin(bench *B) {
     }
   if (B->watch_pid) bench_proc_read(B->watch_pid, &B->watch_a);
   bench_proc_read(getpid(), &B->self_a);
+  B->udp_ok = bench_udp_drops(&B->udp_drops_a) == 0;
   set_phase(B, PH_MEASURE);
 }
 
@@ -602,6 +668,7 @@ static void window_end(bench *B) {
   B->win_end_ns = now_ns();
   if (B->watch_pid) bench_proc_read(B->watch_pid, &B->watch_b);
   bench_proc_read(getpid(), &B->self_b);
+  B->udp_ok &= bench_udp_drops(&B->udp_drops_b) == 0;
   for (long p = 0; p < B->publishers && !B->connect_rate; p++)
     for (long i = 0; i < B->tracks; i++) {
       ptrack *pt = &B->pubs[p].tracks[i];
@@ -655,6 +722,7 @@ static void on_control(uv_timer_t *tm) {
   uint64_t now = now_ns();
   uint64_t in_phase_ms = (now - B->phase_ns) / 1000000;
   progress(B, 0);
+  if (!B->connect_rate && !B->stopping) check_stalls(B);
   if (B->interrupted && B->ph < PH_STOP) {
     if (B->ph == PH_MEASURE) window_end(B);
     start_stop(B);
@@ -730,6 +798,15 @@ static void start_stop(bench *B) {
   maybe_close_handles(B);
 }
 
+/* The event loop stopped making progress (a callback that never returns): say so and leave. */
+static void on_watchdog(int sig) {
+  static const char msg[] = "\nmoq-bench: watchdog: the run took far longer than planned (a stuck event loop?)\n";
+  (void)sig;
+  ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+  (void)w;
+  _exit(EXIT_FAIL);
+}
+
 static void on_signal(uv_signal_t *h, int signum) {
   bench *B = h->data;
   (void)signum;
@@ -772,22 +849,29 @@ static void report_json(bench *B, double window_s) {
     printf("\"groups_lost\":%llu,\"groups_out_of_order\":%llu,\"frames_out_of_order\":%llu,\"frames_corrupt\":%llu,",
            (unsigned long long)B->groups_lost, (unsigned long long)B->groups_out_of_order,
            (unsigned long long)B->frames_out_of_order, (unsigned long long)B->frames_corrupt);
-    printf("\"tracks_ended\":%llu,\"connect_failures\":%llu,\"sessions_closed\":%llu,\"setup_timeouts\":%llu,",
-           (unsigned long long)B->tracks_ended, (unsigned long long)B->connect_failures,
-           (unsigned long long)B->sessions_closed_early, (unsigned long long)B->setup_timeouts);
+    printf("\"tracks_ended\":%llu,\"tracks_abandoned\":%llu,\"connect_failures\":%llu,\"sessions_closed\":%llu,"
+           "\"setup_timeouts\":%llu,",
+           (unsigned long long)B->tracks_ended, (unsigned long long)B->tracks_abandoned,
+           (unsigned long long)B->connect_failures, (unsigned long long)B->sessions_closed_early,
+           (unsigned long long)B->setup_timeouts);
     printf("\"latency_us\":{\"p50\":%u,\"p90\":%u,\"p99\":%u,\"p999\":%u,\"max\":%u,\"samples\":%zu},",
            bench_samples_pct(&B->latency_us, 50), bench_samples_pct(&B->latency_us, 90),
            bench_samples_pct(&B->latency_us, 99), bench_samples_pct(&B->latency_us, 99.9),
            bench_samples_pct(&B->latency_us, 100), B->latency_us.n);
+    printf("\"send_lag_us\":{\"p50\":%u,\"p99\":%u,\"max\":%u},", bench_samples_pct(&B->send_lag_us, 50),
+           bench_samples_pct(&B->send_lag_us, 99), bench_samples_pct(&B->send_lag_us, 100));
   }
   printf("\"connect_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},", ms(bench_samples_pct(&B->connect_us, 50)),
          ms(bench_samples_pct(&B->connect_us, 99)), ms(bench_samples_pct(&B->connect_us, 100)));
-  printf("\"bench_cpu_s\":%.2f", B->self_b.ok && B->self_a.ok ? B->self_b.cpu_s - B->self_a.cpu_s : 0.0);
+  printf("\"bench_cpu_s\":%.2f,\"bench_runq_s\":%.2f", B->self_b.ok && B->self_a.ok ? B->self_b.cpu_s - B->self_a.cpu_s : 0.0,
+         B->self_b.ok && B->self_a.ok ? B->self_b.runq_s - B->self_a.runq_s : 0.0);
+  if (B->udp_ok) printf(",\"udp_rcvbuf_drops\":%llu", (unsigned long long)(B->udp_drops_b - B->udp_drops_a));
   if (B->watch_pid) {
-    printf(",\"watch\":{\"pid\":%d,\"ok\":%s,\"cpu_s\":%.2f,\"rss_kib\":%llu,\"hwm_kib\":%llu}", (int)B->watch_pid,
-           B->watch_a.ok && B->watch_b.ok ? "true" : "false",
-           B->watch_a.ok && B->watch_b.ok ? B->watch_b.cpu_s - B->watch_a.cpu_s : 0.0,
-           (unsigned long long)B->watch_b.rss_kib, (unsigned long long)B->watch_b.hwm_kib);
+    int ok = B->watch_a.ok && B->watch_b.ok;
+    printf(",\"watch\":{\"pid\":%d,\"ok\":%s,\"cpu_s\":%.2f,\"runq_s\":%.2f,\"rss_kib\":%llu,\"hwm_kib\":%llu}",
+           (int)B->watch_pid, ok ? "true" : "false", ok ? B->watch_b.cpu_s - B->watch_a.cpu_s : 0.0,
+           ok ? B->watch_b.runq_s - B->watch_a.runq_s : 0.0, (unsigned long long)B->watch_b.rss_kib,
+           (unsigned long long)B->watch_b.hwm_kib);
   }
   printf("}\n");
 }
@@ -812,23 +896,31 @@ static void report_table(bench *B, double window_s) {
     printf("  groups           %llu lost, %llu out of order; frames %llu corrupt, %llu out of order\n",
            (unsigned long long)B->groups_lost, (unsigned long long)B->groups_out_of_order,
            (unsigned long long)B->frames_corrupt, (unsigned long long)B->frames_out_of_order);
-    if (B->connect_failures || B->sessions_closed_early || B->tracks_ended || B->setup_timeouts)
-      printf("  failures         %llu connects, %llu sessions closed, %llu tracks ended, %llu never flowing\n",
+    if (B->connect_failures || B->sessions_closed_early || B->tracks_ended || B->setup_timeouts || B->tracks_abandoned)
+      printf("  failures         %llu connects, %llu sessions closed, %llu tracks ended, %llu abandoned, %llu never flowing\n",
              (unsigned long long)B->connect_failures, (unsigned long long)B->sessions_closed_early,
-             (unsigned long long)B->tracks_ended, (unsigned long long)B->setup_timeouts);
+             (unsigned long long)B->tracks_ended, (unsigned long long)B->tracks_abandoned,
+             (unsigned long long)B->setup_timeouts);
     printf("  latency (ms)     p50 %.3f  p90 %.3f  p99 %.3f  max %.3f  (%zu samples)\n",
            ms(bench_samples_pct(&B->latency_us, 50)), ms(bench_samples_pct(&B->latency_us, 90)),
            ms(bench_samples_pct(&B->latency_us, 99)), ms(bench_samples_pct(&B->latency_us, 100)), B->latency_us.n);
+    printf("  send lag (ms)    p50 %.3f  p99 %.3f  max %.3f  (publisher timers firing late: this process's delays)\n",
+           ms(bench_samples_pct(&B->send_lag_us, 50)), ms(bench_samples_pct(&B->send_lag_us, 99)),
+           ms(bench_samples_pct(&B->send_lag_us, 100)));
   }
+  if (B->udp_ok)
+    printf("  UDP drops        %llu datagrams dropped for full receive buffers (whole system)\n",
+           (unsigned long long)(B->udp_drops_b - B->udp_drops_a));
   printf("  connect (ms)     p50 %.2f  p99 %.2f  max %.2f\n", ms(bench_samples_pct(&B->connect_us, 50)),
          ms(bench_samples_pct(&B->connect_us, 99)), ms(bench_samples_pct(&B->connect_us, 100)));
   if (B->self_a.ok && B->self_b.ok)
-    printf("  moq-bench        %.2f s CPU (%.0f %% of a core)\n", B->self_b.cpu_s - B->self_a.cpu_s,
-           window_s > 0 ? 100 * (B->self_b.cpu_s - B->self_a.cpu_s) / window_s : 0.0);
+    printf("  moq-bench        %.2f s CPU (%.0f %% of a core), %.2f s waiting for a CPU\n", B->self_b.cpu_s - B->self_a.cpu_s,
+           window_s > 0 ? 100 * (B->self_b.cpu_s - B->self_a.cpu_s) / window_s : 0.0, B->self_b.runq_s - B->self_a.runq_s);
   if (B->watch_pid && B->watch_a.ok && B->watch_b.ok) {
     double cpu = B->watch_b.cpu_s - B->watch_a.cpu_s;
-    printf("  pid %-12d %.2f s CPU (%.0f %% of a core), RSS %.1f MiB (peak %.1f MiB)", (int)B->watch_pid, cpu,
-           window_s > 0 ? 100 * cpu / window_s : 0.0, B->watch_b.rss_kib / 1024.0, B->watch_b.hwm_kib / 1024.0);
+    printf("  pid %-12d %.2f s CPU (%.0f %% of a core), %.2f s waiting for a CPU, RSS %.1f MiB (peak %.1f MiB)",
+           (int)B->watch_pid, cpu, window_s > 0 ? 100 * cpu / window_s : 0.0, B->watch_b.runq_s - B->watch_a.runq_s,
+           B->watch_b.rss_kib / 1024.0, B->watch_b.hwm_kib / 1024.0);
     if (!B->connect_rate && B->bytes_received) printf(", %.3f ns CPU per byte received", cpu * 1e9 / (double)B->bytes_received);
     if (B->connect_rate && cpu > 0) printf(", %.0f sessions per CPU second", B->probes_window / cpu);
     printf("\n");
@@ -1014,9 +1106,9 @@ int main(int argc, char **argv) {
   origin_limits_default(&B->olim);
   /* Our origins only pass frames through, but origin.c's cache_evict releases a group twice when it
    * evicts one that is still arriving (a use after free in the session feeding it): so evict only by
-   * age, and only groups that should long be complete (the relay resets a group still unsent after
-   * 2 s). This keeps about 3 s of each track in memory per connection. */
-  B->olim.cache_ms = 3000 + (uint64_t)(1000.0 * (double)B->group_frames / B->fps);
+   * age, and abandon a track before one of its groups can be that old (check_stalls). This keeps
+   * about 5 s of each track in memory per connection. */
+  B->olim.cache_ms = CACHE_MS + (uint64_t)(1000.0 * (double)B->group_frames / B->fps);
   B->olim.cache_track_bytes = SIZE_MAX;
   B->period_ns = (uint64_t)(1e9 / B->fps);
   B->loop = uv_default_loop();
@@ -1067,6 +1159,10 @@ int main(int argc, char **argv) {
   uv_signal_start(&B->sigterm, on_signal, SIGTERM);
 
   B->t0_ns = now_ns();
+  /* the longest a run can take: set-up, warm-up, window, drain and closing, with a wide margin */
+  double planned = 30 + 0.05 * (double)B->subscribers + B->warmup_s + B->duration_s + DRAIN_MS / 1000.0;
+  signal(SIGALRM, on_watchdog);
+  alarm((unsigned)(2 * planned + 60));
   if (B->connect_rate) {
     set_phase(B, PH_WARMUP);
     if (B->warmup_s <= 0) window_begin(B);
@@ -1080,6 +1176,7 @@ int main(int argc, char **argv) {
   double window_s = B->win_start_ns && B->win_end_ns ? (double)(B->win_end_ns - B->win_start_ns) / 1e9 : 0.0;
   bench_samples_sort(&B->latency_us);
   bench_samples_sort(&B->connect_us);
+  bench_samples_sort(&B->send_lag_us);
   if (B->json) report_json(B, window_s);
   else report_table(B, window_s);
   fflush(stdout);
@@ -1092,13 +1189,17 @@ int main(int argc, char **argv) {
   }
   for (long i = 0; i < B->subscribers && B->subs; i++) {
     origin_free(B->subs[i].c.o);
-    for (long t = 0; t < B->tracks; t++) free(B->subs[i].tracks[t].counts);
+    for (long t = 0; t < B->tracks; t++) {
+      free(B->subs[i].tracks[t].counts);
+      free(B->subs[i].tracks[t].arriving);
+    }
     free(B->subs[i].tracks);
   }
   free(B->pubs);
   free(B->subs);
   bench_samples_free(&B->latency_us);
   bench_samples_free(&B->connect_us);
+  bench_samples_free(&B->send_lag_us);
   bench_payload_free();
   uv_loop_close(B->loop);
   tls_ctx_free(B->tls);

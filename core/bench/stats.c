@@ -69,6 +69,35 @@ int bench_proc_read(pid_t pid, bench_proc *out) {
     else if (sscanf(line, "VmHWM: %llu kB", &kib) == 1) out->hwm_kib = kib;
   }
   fclose(f);
+  snprintf(path, sizeof path, "/proc/%d/schedstat", (int)pid);
+  f = fopen(path, "r");
+  if (f) {
+    unsigned long long run_ns, wait_ns;
+    if (fscanf(f, "%llu %llu", &run_ns, &wait_ns) == 2) out->runq_s = (double)wait_ns / 1e9;
+    fclose(f);
+  }
   out->ok = 1;
   return 0;
+}
+
+int bench_udp_drops(uint64_t *out) {
+  FILE *f = fopen("/proc/net/snmp", "r");
+  if (!f) return -1;
+  char names[1024], values[1024];
+  int rv = -1;
+  while (fgets(names, sizeof names, f)) {
+    if (strncmp(names, "Udp: ", 5) != 0) continue;
+    if (!fgets(values, sizeof values, f)) break;
+    /* a header line of names, then a line of values in the same order */
+    char *ns = NULL, *vs = NULL;
+    char *n = strtok_r(names + 5, " \n", &ns), *v = strtok_r(values + 5, " \n", &vs);
+    for (; n && v; n = strtok_r(NULL, " \n", &ns), v = strtok_r(NULL, " \n", &vs))
+      if (strcmp(n, "RcvbufErrors") == 0) {
+        *out = strtoull(v, NULL, 10);
+        rv = 0;
+      }
+    break;
+  }
+  fclose(f);
+  return rv;
 }

@@ -28,9 +28,13 @@ typedef struct bench_proc {
   double cpu_s;       /* user + system CPU time so far, seconds */
   uint64_t rss_kib;   /* VmRSS */
   uint64_t hwm_kib;   /* VmHWM (peak RSS) */
+  double runq_s;      /* time spent runnable but waiting for a CPU (/proc/PID/schedstat), seconds */
 } bench_proc;
 
 /* Reads pid's CPU time and memory. Returns 0 or -1 (out->ok tells too). */
 int bench_proc_read(pid_t pid, bench_proc *out);
+/* Reads the system's count of UDP datagrams dropped for a full receive buffer (RcvbufErrors in
+ * /proc/net/snmp; every socket of the network namespace). 0 or -1. */
+int bench_udp_drops(uint64_t *out);
 
 #endif
