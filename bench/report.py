@@ -48,6 +48,8 @@ def fanout_figures(r, raw_ns):
         "lost": r.get("groups_lost"),
         "received_pct": 100 * r["frames_received"] / r["frames_expected"] if r.get("frames_expected") else None,
         "bench_cpu_pct": 100 * r.get("bench_cpu_s", 0) / dur if dur else None,
+        "lag_ms": r["send_lag_us"]["p99"] / 1000 if "send_lag_us" in r else None,
+        "runq_pct": 100 * (r.get("bench_runq_s", 0) + w.get("runq_s", 0)) / dur if dur else None,
         "failures": (r.get("connect_failures", 0) + r.get("sessions_closed", 0) + r.get("tracks_ended", 0)
                      + r.get("frames_corrupt", 0) + r.get("setup_timeouts", 0)),
         "ok": bool(r.get("frames_expected")),
@@ -98,10 +100,10 @@ def main():
         p("raw ngtcp2: not measured (no ratios)")
     p("")
     head = (f"{'series':<10} {'subs':>5} {'egress':>9} {'relay':>6} {'ns/B':>7} {'x raw':>6} {'RSS/sub':>8} "
-            f"{'+1 sub':>7} {'p50':>7} {'p99':>7} {'lost':>6} {'recv':>7} {'bench':>6}")
+            f"{'+1 sub':>7} {'p50':>7} {'p99':>7} {'lost':>6} {'recv':>7} {'bench':>6} {'lag':>6} {'runq':>5}")
     p(head)
     p(f"{'':<10} {'':>5} {'MB/s':>9} {'CPU%':>6} {'':>7} {'':>6} {'KiB':>8} {'KiB':>7} {'ms':>7} {'ms':>7} "
-      f"{'groups':>6} {'%':>7} {'CPU%':>6}")
+      f"{'groups':>6} {'%':>7} {'CPU%':>6} {'p99ms':>6} {'%':>5}")
     p("-" * len(head))
     bench_bound = False
     for f in points:
@@ -116,13 +118,16 @@ def main():
           f"{fmt(f['ns_per_byte'], '7.2f')} {fmt(f['ratio'], '6.2f')} {fmt(f['rss_per_sub_kib'], '8.1f')} "
           f"{fmt(f['marginal_kib'], '7.1f', '-')} "
           f"{fmt(f['p50_ms'], '7.2f')} {fmt(f['p99_ms'], '7.2f')} {fmt(f['lost'], '6d')} "
-          f"{fmt(f['received_pct'], '7.2f')} {fmt(f['bench_cpu_pct'], '6.0f')}{flag}"
+          f"{fmt(f['received_pct'], '7.2f')} {fmt(f['bench_cpu_pct'], '6.0f')} {fmt(f['lag_ms'], '6.1f')} "
+          f"{fmt(f['runq_pct'], '5.0f')}{flag}"
           + (f"  ({f['failures']} failures)" if f["failures"] else ""))
     p("")
     p("egress: frame payload delivered to subscribers; ns/B: relay CPU (user+system) per egress byte;")
     p("x raw: that / the raw ngtcp2 server's CPU per byte; RSS/sub: (VmRSS - VmRSS with no session) / subscribers,")
     p("the group cache included (30 s of the track, at most 32 MiB); +1 sub: (VmRSS - VmRSS at 1 subscriber) / (subscribers - 1);")
-    p("latency: publisher send to subscriber receive, both in moq-bench (one clock); recv: frames of the window received.")
+    p("latency: publisher send to subscriber receive, both in moq-bench (one clock); recv: frames of the window received;")
+    p("lag: how late moq-bench's publisher timer fired (its own delays, p99); runq: time the relay and moq-bench were")
+    p("runnable but waiting for a CPU (other work on the machine), as a share of the window (/proc/PID/schedstat).")
     if bench_bound:
         p("* moq-bench itself used 90 % or more of its core: latency and loss at that point include its own queueing.")
     if rate and "connect_ms" not in rate:

@@ -127,7 +127,7 @@ if bindir=$("$srcdir/bench/ngtcp2-examples.sh"); then
   c0=$(cpu_of "$spid")
   t0=$(date +%s.%N)
   # the example client checks the certificate against SSL_CERT_FILE (else the system roots)
-  SSL_CERT_FILE="$work/cert.pem" "${pin_client[@]}" "$bindir/wsslclient" -q --no-quic-dump --no-http-dump \
+  SSL_CERT_FILE="$work/cert.pem" timeout 300 "${pin_client[@]}" "$bindir/wsslclient" -q --no-quic-dump --no-http-dump \
     --exit-on-all-streams-close 127.0.0.1 "$port" "https://localhost:$port/$bytes" >"$work/raw-client.log" 2>&1 \
     || die "the ngtcp2 example client failed: $(tail -n 5 "$work/raw-client.log")"
   t1=$(date +%s.%N)
