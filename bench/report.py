@@ -53,6 +53,7 @@ def fanout_figures(r, raw_ns):
         "failures": (r.get("connect_failures", 0) + r.get("sessions_closed", 0) + r.get("tracks_ended", 0)
                      + r.get("frames_corrupt", 0) + r.get("setup_timeouts", 0)),
         "ok": bool(r.get("frames_expected")),
+        "streams": r.get("groups_published", 0),
     }
     f["ratio"] = f["ns_per_byte"] / raw_ns if f["ns_per_byte"] and raw_ns else None
     f["rss_kib"] = w.get("rss_kib") if w.get("ok") else None
@@ -128,6 +129,11 @@ def main():
     p("latency: publisher send to subscriber receive, both in moq-bench (one clock); recv: frames of the window received;")
     p("lag: how late moq-bench's publisher timer fired (its own delays, p99); runq: time the relay and moq-bench were")
     p("runnable but waiting for a CPU (other work on the machine), as a share of the window (/proc/PID/schedstat).")
+    over = [f"{f['series']}/{f['subs']}" for f in points if f["ok"] and f["streams"] > 1024 and f["lost"]]
+    if over:
+        p(f"! {', '.join(over)}: over 1024 groups (one QUIC stream each) on one connection; this relay never raises")
+        p("  MAX_STREAMS (no ngtcp2_conn_extend_max_streams_* in core/quic/conn.c), so delivery stops at the 1024th:")
+        p("  the losses there are that, not load.")
     if bench_bound:
         p("* moq-bench itself used 90 % or more of its core: latency and loss at that point include its own queueing.")
     if rate and "connect_ms" not in rate:

@@ -843,9 +843,14 @@ static void report_json(bench *B, double window_s) {
            (unsigned long long)B->probes_window, window_s > 0 ? B->probes_window / window_s : 0.0,
            (unsigned long long)B->connect_failures);
   } else {
-    printf("\"frames_sent\":%llu,\"frames_expected\":%llu,\"frames_received\":%llu,\"bytes_received\":%llu,",
+    uint64_t most = 0; /* groups (streams) of the busiest track since its publisher started */
+    for (long p = 0; p < B->publishers; p++)
+      for (long t = 0; t < B->tracks; t++)
+        if (B->pubs[p].tracks[t].next_group > most) most = B->pubs[p].tracks[t].next_group;
+    printf("\"frames_sent\":%llu,\"frames_expected\":%llu,\"frames_received\":%llu,\"bytes_received\":%llu,"
+           "\"groups_published\":%llu,",
            (unsigned long long)B->frames_sent, (unsigned long long)B->frames_expected,
-           (unsigned long long)B->frames_received, (unsigned long long)B->bytes_received);
+           (unsigned long long)B->frames_received, (unsigned long long)B->bytes_received, (unsigned long long)most);
     printf("\"groups_lost\":%llu,\"groups_out_of_order\":%llu,\"frames_out_of_order\":%llu,\"frames_corrupt\":%llu,",
            (unsigned long long)B->groups_lost, (unsigned long long)B->groups_out_of_order,
            (unsigned long long)B->frames_out_of_order, (unsigned long long)B->frames_corrupt);
