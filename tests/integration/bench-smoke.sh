@@ -1,0 +1,48 @@
+#!/bin/sh
+# moq-bench against a real relay, briefly: usage errors, one publisher and three subscribers for 2 s
+# (every field of the JSON report present, frames received, none corrupt, no group lost), and the
+# connect-rate mode. No timing assertions: this checks the instrument, not the relay's speed.
+. "$top_srcdir/tests/integration/lib.sh"
+trap relay_cleanup EXIT
+BENCH_BIN="$top_builddir/moq-bench"
+
+"$BENCH_BIN" --help | grep -q -- '--connect-rate' || fail "--help does not list --connect-rate"
+"$BENCH_BIN" --version | grep -q '^moq-bench [0-9]' || fail "--version"
+"$BENCH_BIN" --subscribers 3 >/dev/null 2>"$TEST_TMP/err"
+[ $? -eq 2 ] && grep -q -- '--url' "$TEST_TMP/err" || fail "no --url: expected status 2 naming --url ($(cat "$TEST_TMP/err"))"
+"$BENCH_BIN" --url moql://localhost:1/ --frame-size 10 >/dev/null 2>"$TEST_TMP/err"
+[ $? -eq 2 ] && grep -q -- '--frame-size' "$TEST_TMP/err" || fail "frame too small: expected status 2 ($(cat "$TEST_TMP/err"))"
+ok "usage errors"
+
+relay_start
+"$BENCH_BIN" --url "$(relay_url)" --tls-root "$RELAY_CA" --publishers 1 --subscribers 3 --duration 2 --warmup 0.5 \
+  --frame-size 3000 --group-frames 3 --json --watch-pid "$RELAY_PID" >"$TEST_TMP/fanout.json" 2>"$TEST_TMP/fanout.err" \
+  || fail "moq-bench failed: $(cat "$TEST_TMP/fanout.err")"
+python3 - "$TEST_TMP/fanout.json" <<'PY' || fail "report: $(cat "$TEST_TMP/fanout.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+for k in ("subscribers", "frames_sent", "frames_received", "bytes_received", "groups_lost"):
+    assert isinstance(r.get(k), int), f"{k} missing"
+for k in ("p50", "p90", "p99", "max"):
+    assert isinstance(r["latency_us"].get(k), int), f"latency_us.{k} missing"
+for k in ("p50", "p99"):
+    assert isinstance(r["connect_ms"].get(k), (int, float)), f"connect_ms.{k} missing"
+assert r["subscribers"] == 3, r["subscribers"]
+assert r["frames_sent"] > 0 and r["frames_received"] > 0, "nothing flowed"
+assert r["bytes_received"] == 3000 * r["frames_received"], "bytes do not match frames"
+assert r["groups_lost"] == 0, f"{r['groups_lost']} groups lost"
+assert r["frames_corrupt"] == 0 and r["frames_out_of_order"] == 0, "corrupt or reordered frames"
+assert r["watch"]["ok"] and r["watch"]["rss_kib"] > 0, "the relay's /proc readings"
+PY
+ok "1 publisher -> 3 subscribers: $(cut -c1-160 "$TEST_TMP/fanout.json")..."
+
+"$BENCH_BIN" --url "$(relay_url)" --tls-root "$RELAY_CA" --connect-rate --concurrency 2 --duration 1 --warmup 0 \
+  --json >"$TEST_TMP/rate.json" 2>"$TEST_TMP/rate.err" || fail "moq-bench --connect-rate failed: $(cat "$TEST_TMP/rate.err")"
+python3 - "$TEST_TMP/rate.json" <<'PY' || fail "connect-rate report: $(cat "$TEST_TMP/rate.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["mode"] == "connect-rate" and r["sessions"] > 0 and r["connect_failures"] == 0, r
+PY
+ok "connect-rate: $(cat "$TEST_TMP/rate.json" | cut -c1-200)"
+relay_stop || fail "the relay did not stop cleanly"
+ok "the relay stopped cleanly"
