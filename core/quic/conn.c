@@ -272,6 +272,12 @@ static int cb_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t sid, uint6
     ngtcp2_conn_set_stream_user_data(conn, sid, NULL);
     stream_free(c, stream_ud);
   }
+  /* The stream limit bounds streams open at once, not over the connection's life: a closed peer
+   * stream lets the peer open another (a group per stream would stop at the limit otherwise). */
+  if (!ngtcp2_conn_is_local_stream(conn, sid)) {
+    if (ngtcp2_is_bidi_stream(sid)) ngtcp2_conn_extend_max_streams_bidi(conn, 1);
+    else ngtcp2_conn_extend_max_streams_uni(conn, 1);
+  }
   if (c->handler && c->handler->on_stream_closed && c->state <= QC_READY)
     c->handler->on_stream_closed(c, sid, c->handler_data);
   return 0;
