@@ -56,8 +56,10 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 #define RETRY_MS 100            /* a subscription that found nothing is tried again after this */
 #define CONTROL_MS 100          /* the phase timer */
 #define ERRORS_SHOWN 5          /* connection errors printed; the rest are only counted */
-#define CACHE_MS 5000           /* our origins keep groups this long (plus a group's duration) */
-#define STALL_MS 3500           /* a group still arriving after this long: abandon its track (see below) */
+/* Our origins keep groups this long (plus a group's duration): origin.c walks every cached group of a
+ * track for each new one, so a long cache costs this process most of its CPU with many subscribers. */
+#define CACHE_MS 1500
+#define STALL_MS 1000           /* a group still arriving after this long: abandon its track (see below) */
 
 typedef struct bench bench;
 typedef enum conn_kind { K_PUB, K_SUB, K_PROBE } conn_kind;
@@ -1112,7 +1114,7 @@ int main(int argc, char **argv) {
   /* Our origins only pass frames through, but origin.c's cache_evict releases a group twice when it
    * evicts one that is still arriving (a use after free in the session feeding it): so evict only by
    * age, and abandon a track before one of its groups can be that old (check_stalls). This keeps
-   * about 5 s of each track in memory per connection. */
+   * about 1.5 s of each track in memory per connection. */
   B->olim.cache_ms = CACHE_MS + (uint64_t)(1000.0 * (double)B->group_frames / B->fps);
   B->olim.cache_track_bytes = SIZE_MAX;
   B->period_ns = (uint64_t)(1e9 / B->fps);
