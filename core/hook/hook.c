@@ -165,30 +165,10 @@ void hook_verdict_free(hook_verdict *v) {
 /* ------------------------------------------------------------------------------------------ */
 /* Sessions */
 
-static int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = (char)(c | 32);
-  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Decodes %XX and '+' of a query value s[0..n) into a new string. */
+/* Decodes a query value s[0..n) into a new string (moq_query_decode of the public header). */
 static char *query_decode(const char *s, size_t n) {
-  char *out = malloc(n + 1), *o = out;
-  if (!out) return NULL;
-  for (size_t i = 0; i < n; i++) {
-    int hi = -1, lo = -1;
-    if (s[i] == '%' && i + 2 < n) {
-      hi = hex_value(s[i + 1]);
-      lo = hex_value(s[i + 2]);
-    }
-    if (hi >= 0 && lo >= 0) {
-      *o++ = (char)(hi << 4 | lo);
-      i += 2;
-    } else {
-      *o++ = s[i] == '+' ? ' ' : s[i];
-    }
-  }
-  *o = 0;
+  char *out = malloc(n + 1);
+  if (out) moq_query_decode(s, n, out);
   return out;
 }
 

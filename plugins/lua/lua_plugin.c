@@ -254,26 +254,11 @@ static int open_moq(lua_State *L) {
 /* ------------------------------------------------------------------------------------------ */
 /* Arguments */
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = (char)(c | 32);
-  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Pushes s[0..n) with %XX and '+' decoded. */
+/* Pushes s[0..n) with %XX and '+' decoded (moq_query_decode of the public header). */
 static void push_decoded(lua_State *L, const char *s, size_t n) {
   luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  for (size_t i = 0; i < n; i++) {
-    int hi, lo;
-    if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
-      luaL_addchar(&b, (char)(hi << 4 | lo));
-      i += 2;
-    } else {
-      luaL_addchar(&b, s[i] == '+' ? ' ' : s[i]);
-    }
-  }
-  luaL_pushresult(&b);
+  char *out = luaL_buffinitsize(L, &b, n + 1);
+  luaL_pushresultsize(&b, moq_query_decode(s, n, out));
 }
 
 static void push_query(lua_State *L, const char *q) {

@@ -391,6 +391,33 @@ START_TEST(test_session_info) {
 }
 END_TEST
 
+/* The public header's query decoder, used for ?jwt= and the Lua bridge's session.query. */
+START_TEST(test_query_decode) {
+  static const struct {
+    const char *in, *out;
+    size_t len;
+  } v[] = {
+      {"", "", 0},
+      {"abc", "abc", 3},
+      {"a+b", "a b", 3},
+      {"%41%2e%2F", "A./", 3},
+      {"%4", "%4", 2},           /* too short: kept */
+      {"%zz1", "%zz1", 4},       /* not hex: kept */
+      {"x%", "x%", 2},
+      {"%%41", "%A", 2},         /* the first '%' is not an escape, the second is */
+      {"a%00b", "a\0b", 3},     /* an escaped NUL is decoded; the length tells */
+      {"%e2%82%ac", "\xe2\x82\xac", 3},
+  };
+  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+    char out[16];
+    size_t n = moq_query_decode(v[i].in, strlen(v[i].in), out);
+    ck_assert_uint_eq(n, v[i].len);
+    ck_assert_mem_eq(out, v[i].out, n);
+    ck_assert_int_eq(out[n], 0);
+  }
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("hook");
   TCase *tc = tcase_create("chain");
@@ -409,6 +436,7 @@ int main(void) {
   tcase_add_test(tc, test_events_and_ticks);
   tcase_add_test(tc, test_core_functions);
   tcase_add_test(tc, test_session_info);
+  tcase_add_test(tc, test_query_decode);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
@@ -416,3 +444,4 @@ int main(void) {
   srunner_free(sr);
   return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+

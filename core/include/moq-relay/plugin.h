@@ -251,6 +251,34 @@ typedef struct moq_plugin {
   int (*route)(void *state, const moq_session_info *s, const char *path, moq_request *req);
 } moq_plugin;
 
+/* Decodes one query component s[0..n) (%XX escapes and '+' as space, as browsers encode
+ * URLSearchParams) into out, which must hold n + 1 bytes; a '%' not followed by two hex digits
+ * stays as it is. NUL-terminates out and returns the decoded length (which may contain NUL bytes
+ * from %00). Header-only: it needs no relay and is the decoder the relay uses for ?jwt=. */
+static inline int moq_hex_digit_(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = (char)(c | 32);
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+static inline size_t moq_query_decode(const char *s, size_t n, char *out) {
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    int hi = -1, lo = -1;
+    if (s[i] == '%' && i + 2 < n) {
+      hi = moq_hex_digit_(s[i + 1]);
+      lo = moq_hex_digit_(s[i + 2]);
+    }
+    if (hi >= 0 && lo >= 0) {
+      out[o++] = (char)(hi << 4 | lo);
+      i += 2;
+    } else {
+      out[o++] = s[i] == '+' ? ' ' : s[i];
+    }
+  }
+  out[o] = 0;
+  return o;
+}
+
 /* The entry point every plugin exports. core lives as long as the plugin; h identifies it in core
  * calls. Return 0 after filling *out, or -1 with a message in err (the relay refuses to start). */
 typedef int (*moq_plugin_init_fn)(const moq_core *core, moq_plugin_host *h, const moq_plugin_config *cfg,
