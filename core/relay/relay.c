@@ -97,9 +97,10 @@ typedef struct ws_peer {
   struct ws_peer *next, *prev; /* the relay's list, to close them at shutdown */
 } ws_peer;
 
-typedef struct gate_ctx {  /* one pending announce/subscribe decision */
+typedef struct gate_ctx { /* one pending announce, subscribe or route decision */
   relay_session *rs;
   uint64_t ticket;
+  char *route_path; /* owned: the broadcast asked for, for a route decision; NULL for the others */
 } gate_ctx;
 
 static moq_session *rs_session(const relay_session *rs) { return rs->session ? *rs->session : NULL; }
@@ -262,42 +263,6 @@ static void session_path(moq_session *s, const char *path_and_query, int role, v
   hook_verdict_free(&v);
 }
 
-static void gate_done(void *ud, const hook_verdict *v) {
-  gate_ctx *g = ud;
-  if (v && rs_session(g->rs)) {
-    if (v->answer == MOQ_HOOK_DENY && v->plugin)
-      LOG_INF("plugin_denied", "id=%llu plugin=%s", (unsigned long long)g->rs->id, v->plugin);
-    moq_session_answer(rs_session(g->rs), g->ticket, v->answer != MOQ_HOOK_DENY);
-  }
-  free(g);
-}
-
-/* Announce and subscribe gates: plugins may refuse what the grants allow. */
-static int gate(relay_session *rs, const char *path, const char *track_name, uint64_t ticket) {
-  if (!hook_chain_count(rs->r->hooks)) return MOQ_GATE_ALLOW;
-  gate_ctx *g = malloc(sizeof *g);
-  if (!g) return MOQ_GATE_DENY;
-  g->rs = rs;
-  g->ticket = ticket;
-  hook_verdict v;
-  int a = track_name ? hook_ask_subscribe(rs->r->hooks, &rs->hs, path, track_name, &v, gate_done, g)
-                : hook_ask_announce(rs->r->hooks, &rs->hs, path, &v, gate_done, g);
-  if (a == MOQ_HOOK_PENDING) return MOQ_GATE_PENDING;
-  free(g);
-  if (a == MOQ_HOOK_DENY && v.plugin)
-    LOG_INF("plugin_denied", "id=%llu plugin=%s", (unsigned long long)rs->id, v.plugin);
-  hook_verdict_free(&v);
-  return a == MOQ_HOOK_DENY ? MOQ_GATE_DENY : MOQ_GATE_ALLOW;
-}
-
-static int session_announce(moq_session *s, const char *path, uint64_t ticket, void *ud) {
-  return gate(ud, path, NULL, ticket);
-}
-
-static int session_subscribe(moq_session *s, const char *path, const char *track_name, uint64_t ticket, void *ud) {
-  return gate(ud, path, track_name, ticket);
-}
-
 /* A broadcast that is not here: plugins may say where it lives. */
 static int route_apply(relay_session *rs, const char *path, const hook_verdict *v) {
   if (v->answer != MOQ_HOOK_ALLOW) return MOQ_GATE_DENY;
@@ -308,36 +273,63 @@ static int route_apply(relay_session *rs, const char *path, const hook_verdict *
   return MOQ_GATE_ALLOW;
 }
 
-typedef struct route_ctx {
-  relay_session *rs;
-  uint64_t ticket;
-  char *path;
-} route_ctx;
+/* What the session layer is told for a plugin verdict: announce and subscribe gates let plugins
+ * refuse what the grants allow; a route verdict may also fetch the broadcast from elsewhere. */
+static int gate_verdict(relay_session *rs, const char *route_path, const hook_verdict *v) {
+  if (route_path) return route_apply(rs, route_path, v);
+  if (v->answer == MOQ_HOOK_DENY) {
+    if (v->plugin) LOG_INF("plugin_denied", "id=%llu plugin=%s", (unsigned long long)rs->id, v->plugin);
+    return MOQ_GATE_DENY;
+  }
+  return MOQ_GATE_ALLOW;
+}
 
-static void route_done(void *ud, const hook_verdict *v) {
-  route_ctx *rc = ud;
-  if (v && rs_session(rc->rs)) moq_session_answer(rs_session(rc->rs), rc->ticket, route_apply(rc->rs, rc->path, v) != MOQ_GATE_DENY);
-  free(rc->path);
-  free(rc);
+static void gate_ctx_free(gate_ctx *g) {
+  free(g->route_path);
+  free(g);
+}
+
+/* A verdict that was PENDING arrives (v NULL: the question was cancelled with the session). */
+static void gate_done(void *ud, const hook_verdict *v) {
+  gate_ctx *g = ud;
+  if (v && rs_session(g->rs))
+    moq_session_answer(rs_session(g->rs), g->ticket, gate_verdict(g->rs, g->route_path, v) != MOQ_GATE_DENY);
+  gate_ctx_free(g);
+}
+
+/* Asks the hook chain about an announce (track_name NULL, route 0), a subscribe, or where a missing
+ * broadcast lives (route 1); answers now or returns MOQ_GATE_PENDING and answers by ticket later. */
+static int gate(relay_session *rs, const char *path, const char *track_name, int route, uint64_t ticket) {
+  if (route ? !hook_chain_routes(rs->r->hooks) : !hook_chain_count(rs->r->hooks))
+    return route ? MOQ_GATE_DENY : MOQ_GATE_ALLOW;
+  gate_ctx *g = calloc(1, sizeof *g);
+  if (!g || (route && !(g->route_path = strdup(path)))) {
+    free(g);
+    return MOQ_GATE_DENY;
+  }
+  g->rs = rs;
+  g->ticket = ticket;
+  hook_verdict v;
+  int a = route        ? hook_ask_route(rs->r->hooks, &rs->hs, path, &v, gate_done, g)
+          : track_name ? hook_ask_subscribe(rs->r->hooks, &rs->hs, path, track_name, &v, gate_done, g)
+                       : hook_ask_announce(rs->r->hooks, &rs->hs, path, &v, gate_done, g);
+  if (a == MOQ_HOOK_PENDING) return MOQ_GATE_PENDING;
+  int answer = gate_verdict(rs, g->route_path, &v);
+  hook_verdict_free(&v);
+  gate_ctx_free(g);
+  return answer;
+}
+
+static int session_announce(moq_session *s, const char *path, uint64_t ticket, void *ud) {
+  return gate(ud, path, NULL, 0, ticket);
+}
+
+static int session_subscribe(moq_session *s, const char *path, const char *track_name, uint64_t ticket, void *ud) {
+  return gate(ud, path, track_name, 0, ticket);
 }
 
 static int session_route(moq_session *s, const char *path, uint64_t ticket, void *ud) {
-  relay_session *rs = ud;
-  if (!hook_chain_routes(rs->r->hooks)) return MOQ_GATE_DENY;
-  route_ctx *rc = calloc(1, sizeof *rc);
-  if (!rc || !(rc->path = strdup(path))) {
-    free(rc);
-    return MOQ_GATE_DENY;
-  }
-  rc->rs = rs;
-  rc->ticket = ticket;
-  hook_verdict v;
-  if (hook_ask_route(rs->r->hooks, &rs->hs, path, &v, route_done, rc) == MOQ_HOOK_PENDING) return MOQ_GATE_PENDING;
-  int a = route_apply(rs, path, &v);
-  hook_verdict_free(&v);
-  free(rc->path);
-  free(rc);
-  return a;
+  return gate(ud, path, NULL, 1, ticket);
 }
 
 static const moq_session_events session_events = {.on_path = session_path,
