@@ -152,8 +152,9 @@ fi
 # 2. The relay
 relay_start() { # [EXTRA ARGS...]: sets rpid, rport, rbase (VmRSS KiB with no session)
   rport=$(free_port)
+  # every session of moq-bench comes from 127.0.0.1: lift the per-address limit (100 by default)
   "${pin_server[@]}" "$RELAY" --server-bind "127.0.0.1:$rport" --tls-generate localhost --auth-public "" \
-    --log-level warn "$@" >"$work/relay.out" 2>"$work/relay.log" &
+    --limit-sessions-per-address 100000 --log-level warn "$@" >"$work/relay.out" 2>"$work/relay.log" &
   rpid=$!
   pids+=("$rpid")
   sleep 0.7

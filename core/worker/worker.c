@@ -40,6 +40,7 @@ typedef struct worker {
   uv_timer_t deadline;
   int deadline_init;
   int stopping;
+  uint64_t forwarded;    /* datagrams this worker's socket got for another worker (its thread only) */
 } worker;
 
 struct worker_group {
@@ -59,6 +60,7 @@ static void forward(void *ud, unsigned to, const udp_addr *local, const udp_addr
                     size_t len, uint8_t ecn) {
   worker *w = ud;
   if (to >= w->wg->n) return;
+  w->forwarded++;
   fwd_mail *f = malloc(sizeof *f + len);
   if (!f) return; /* dropped, as by a full socket buffer */
   f->m.kind = W_FORWARD;
@@ -94,6 +96,10 @@ static void on_deadline(uv_timer_t *t) {
 static void worker_stop(worker *w) {
   if (w->stopping) return;
   w->stopping = 1;
+  if (w->wg->n > 1)
+    LOG_INF("worker_stopping", "worker=%u sessions=%zu forwarded=%llu imported=%zu exported_tracks=%zu", w->index,
+            w->relay ? relay_session_count(w->relay) : 0, (unsigned long long)w->forwarded,
+            w->bridge ? bridge_imported(w->bridge) : 0, w->bridge ? bridge_exported_tracks(w->bridge) : 0);
   if (w->bridge) bridge_close(w->bridge);
   if (w->index > 0) { /* worker 0's deadline is the caller's */
     uv_timer_init(w->loop, &w->deadline);
