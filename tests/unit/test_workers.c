@@ -1,5 +1,5 @@
 /* Unit tests: several workers. Connection IDs name their worker; the kernel accepts the steering
- * program; the bridge between two origins (each on its own loop, both run here on one thread)
+ * program, and a datagram for another worker's connection is forwarded to it; the bridge between two origins (each on its own loop, both run here on one thread)
  * announces broadcasts, feeds one subscription across by reference to the same payload chunk (no
  * copy), cancels it with the last subscriber, ends stand-ins with their broadcast, and lets a newer
  * publisher on another worker replace an older one. */
@@ -63,6 +63,51 @@ START_TEST(steering_program_attaches) {
   ck_assert_msg(rv == 0 || rv == -EINVAL || rv == -ENOPROTOOPT || rv == -EPERM, "steering: %d", rv);
   quic_endpoint_shutdown(e0, 0, "", NULL, NULL);
   quic_endpoint_shutdown(e1, 0, "", NULL, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+typedef struct fwd_log {
+  int calls;
+  unsigned worker;
+  size_t len;
+} fwd_log;
+
+static void on_forward(void *ud, unsigned worker, const udp_addr *local, const udp_addr *remote, const uint8_t *data,
+                       size_t len, uint8_t ecn) {
+  fwd_log *l = ud;
+  l->calls++;
+  l->worker = worker;
+  l->len = len;
+}
+
+START_TEST(wrong_worker_forwards) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  char err[256];
+  quic_endpoint *ep = quic_endpoint_new(&loop, (struct sockaddr *)&a, sizeof a, NULL, NULL, NULL, NULL, err, sizeof err);
+  ck_assert_msg(ep != NULL, "%s", err);
+  fwd_log l = {0};
+  ck_assert_int_eq(quic_endpoint_set_worker(ep, 0, 2, 0, on_forward, &l), 0);
+  udp_addr local = *quic_endpoint_local(ep), remote = local;
+  uint8_t pkt[64];
+  memset(pkt, 0x5a, sizeof pkt);
+  pkt[0] = 0x40;           /* short header */
+  pkt[1] = 0x11;           /* DCID byte 0: 17 % 2 = worker 1 */
+  quic_endpoint_inject(ep, &local, &remote, pkt, sizeof pkt, 0);
+  ck_assert_int_eq(l.calls, 1);
+  ck_assert_uint_eq(l.worker, 1);
+  ck_assert_uint_eq(l.len, sizeof pkt);
+  pkt[1] = 0x12;           /* worker 0: handled here (a stateless reset for an unknown connection) */
+  quic_endpoint_inject(ep, &local, &remote, pkt, sizeof pkt, 0);
+  ck_assert_int_eq(l.calls, 1);
+  uint8_t initial[1200] = {0xc0, 0, 0, 0, 1, 8, 0x03}; /* long header, version 1, DCID 03..: worker 1 */
+  quic_endpoint_inject(ep, &local, &remote, initial, sizeof initial, 0);
+  ck_assert_int_eq(l.calls, 2);
+  ck_assert_uint_eq(l.worker, 1);
+  quic_endpoint_shutdown(ep, 0, "", NULL, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
 }
@@ -270,6 +315,7 @@ int main(void) {
   TCase *tc = tcase_create("workers");
   tcase_add_test(tc, cids_name_their_worker);
   tcase_add_test(tc, steering_program_attaches);
+  tcase_add_test(tc, wrong_worker_forwards);
   tcase_add_test(tc, bridge_feeds_by_reference);
   tcase_add_test(tc, bridge_track_ends_with_broadcast);
   tcase_add_test(tc, bridge_newer_publisher_wins);
