@@ -1,8 +1,9 @@
 /* Unit tests: several workers. Connection IDs name their worker; the kernel accepts the steering
- * program, and a datagram for another worker's connection is forwarded to it; the bridge between two origins (each on its own loop, both run here on one thread)
- * announces broadcasts, feeds one subscription across by reference to the same payload chunk (no
- * copy), cancels it with the last subscriber, ends stand-ins with their broadcast, and lets a newer
- * publisher on another worker replace an older one. */
+ * program, and a datagram for another worker's connection is forwarded to it; the bridge between
+ * two origins (each on its own loop, both run here on one thread) announces broadcasts, feeds one
+ * subscription across by reference to the same payload chunk (no copy), cancels it with the last
+ * subscriber, ends stand-ins with their broadcast, and lets a newer publisher on another worker
+ * replace an older one. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <stdlib.h>
