@@ -12,7 +12,8 @@
 #     its RSS (VmRSS at the end of the window, minus VmRSS with no session) per subscriber; latency
 #     (send to receive, one clock) and groups lost;
 #  3. new sessions per second (moq-bench --connect-rate) and per relay CPU-second;
-#  4. if the relay has --workers: the 200-subscriber point with 1 and with 2 workers.
+#  4. if the relay has --workers: the 200- and 400-subscriber points with 1 and with 2 workers (not
+#     pinned: two workers need both CPUs), and the ratio of their egress and CPU per byte.
 #
 # Prints a table, writes it with the raw figures (JSON lines) and a gnuplot SVG of cost and latency
 # against subscribers into $BENCH_OUT (default: bench-results/ in the build directory).
@@ -210,11 +211,14 @@ EOF
 
 # ---------------------------------------------------------------------------------------------
 # 4. Workers
-if "$RELAY" --help 2>&1 | grep -q -- '--workers'; then
+# (not `--help | grep -q`: grep leaving early makes --help die of SIGPIPE, and pipefail says "no")
+if "$RELAY" --help 2>&1 | grep -- '--workers' >/dev/null; then
   saved=("${pin_server[@]}")
   pin_server=() # two workers need both CPUs
   [ "$nice_level" != 0 ] && pin_server=(nice -n "$nice_level")
-  for w in 1 2; do bench_point "workers-$w" 60 4096 200 --workers "$w"; done
+  for subs in 200 400; do
+    for w in 1 2; do bench_point "workers-$w" 60 4096 "$subs" --workers "$w"; done
+  done
   pin_server=("${saved[@]}")
 else
   say "moq-relay has no --workers option: one event loop; worker scaling not measured"
