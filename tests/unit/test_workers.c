@@ -3,7 +3,7 @@
  * two origins (each on its own loop, both run here on one thread) announces broadcasts, feeds one
  * subscription across by reference to the same payload chunk (no copy), cancels it with the last
  * subscriber, ends stand-ins with their broadcast, and lets a newer publisher on another worker
- * replace an older one. */
+ * replace an older one; the session quota counts the sessions of every worker. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 
 #include "origin/origin.h"
 #include "quic/quic_int.h"
+#include "relay/quota.h"
 #include "worker/bridge.h"
 #include "worker/mailbox.h"
 
@@ -311,12 +312,33 @@ START_TEST(bridge_newer_publisher_wins) {
 }
 END_TEST
 
+START_TEST(quota_counts_every_session) {
+  session_quota q;
+  ck_assert_int_eq(session_quota_init(&q), 0);
+  /* 3 in all, 2 per address: the workers share this one count */
+  ck_assert_ptr_null(session_quota_take(&q, 11, 3, 2));
+  ck_assert_ptr_null(session_quota_take(&q, 11, 3, 2));
+  ck_assert_str_eq(session_quota_take(&q, 11, 3, 2), "sessions_per_address");
+  ck_assert_ptr_null(session_quota_take(&q, 22, 3, 2));
+  ck_assert_str_eq(session_quota_take(&q, 33, 3, 2), "sessions");
+  session_quota_give(&q, 11);
+  ck_assert_ptr_null(session_quota_take(&q, 33, 3, 2));
+  session_quota_give(&q, 11);
+  session_quota_give(&q, 22);
+  session_quota_give(&q, 33);
+  ck_assert_uint_eq(q.sessions, 0);
+  ck_assert_uint_eq(idmap_size(&q.per_address), 0);
+  session_quota_destroy(&q);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("workers");
   TCase *tc = tcase_create("workers");
   tcase_add_test(tc, cids_name_their_worker);
   tcase_add_test(tc, steering_program_attaches);
   tcase_add_test(tc, wrong_worker_forwards);
+  tcase_add_test(tc, quota_counts_every_session);
   tcase_add_test(tc, bridge_feeds_by_reference);
   tcase_add_test(tc, bridge_track_ends_with_broadcast);
   tcase_add_test(tc, bridge_newer_publisher_wins);
