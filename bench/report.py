@@ -149,6 +149,14 @@ def main():
           f"{fmt(100 * rate.get('bench_cpu_s', 0) / rate['duration_s'] if rate.get('duration_s') else None, '.0f')} % CPU")
     else:
         per_cpu = None
+    # scaling: the same point with one and with two workers
+    for subs in sorted({f["subs"] for f in points if f["series"].startswith("workers")}):
+        one = next((f for f in points if f["series"] == "workers-1" and f["subs"] == subs and f["ok"]), None)
+        two = next((f for f in points if f["series"] == "workers-2" and f["subs"] == subs and f["ok"]), None)
+        if one and two and one["egress_mbs"] and one["ns_per_byte"] and two["ns_per_byte"]:
+            p(f"workers, {subs} subscribers: 2 workers deliver {two['egress_mbs'] / one['egress_mbs']:.2f}x the egress "
+              f"of 1 ({fmt(one['received_pct'], '.0f')} % -> {fmt(two['received_pct'], '.0f')} % of the frames) at "
+              f"{two['ns_per_byte'] / one['ns_per_byte']:.2f}x the CPU per byte")
     # targets (issue 7) at 200-400 subscribers of 60 fps x 4 KB
     p("")
     p("targets (issue 7), video-4k at 200 and 400 subscribers:")

@@ -17,11 +17,14 @@ chunk *chunk_from(const void *data, size_t len) {
   return c;
 }
 
+/* Atomic counts: with several workers a frame's chunk is shared by the sessions of more than one
+ * thread (core/worker/bridge.c). Taking a reference needs no ordering; the last release must see
+ * every other thread's use of the bytes before it frees them. */
 chunk *chunk_ref(chunk *c) {
-  c->refs++;
+  __atomic_fetch_add(&c->refs, 1, __ATOMIC_RELAXED);
   return c;
 }
 
 void chunk_unref(chunk *c) {
-  if (c && --c->refs == 0) free(c);
+  if (c && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) free(c);
 }

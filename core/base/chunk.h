@@ -1,5 +1,6 @@
 /* chunk: an immutable, reference-counted byte buffer. The fan-out path shares one chunk among every
- * subscriber's stream instead of copying it; the last chunk_unref frees it. Single-threaded. */
+ * subscriber's stream instead of copying it; the last chunk_unref frees it. The reference count is
+ * atomic (workers hand chunks to each other); the bytes are immutable once shared. */
 #ifndef MOQ_BASE_CHUNK_H
 #define MOQ_BASE_CHUNK_H
 
@@ -7,7 +8,7 @@
 #include <stdint.h>
 
 typedef struct chunk {
-  uint32_t refs;  /* owners; the chunk is freed when this reaches zero */
+  uint32_t refs;  /* owners (changed only by chunk_ref/chunk_unref, atomically); freed at zero */
   size_t len;     /* bytes in data */
   uint8_t data[]; /* owned by the chunk */
 } chunk;

@@ -14,6 +14,7 @@
 #define DEFAULT_KEEP_ALIVE_MS 5000
 #define DEFAULT_MAX_STREAMS 1024
 #define MAX_STREAMS_LIMIT 65535
+#define WORKERS_LIMIT 64
 #define MAX_FILE_BYTES (1024 * 1024)
 
 #define LEVELS_EXPECTED "one of error, warn, info, debug, trace"
@@ -35,6 +36,7 @@ enum {
   OPT_IDLE_TIMEOUT,
   OPT_KEEP_ALIVE,
   OPT_MAX_STREAMS,
+  OPT_WORKERS,
   OPT_AUTH_PUBLIC,
   OPT_CACHE_DURATION,
   OPT_CACHE_TRACK_CAPACITY,
@@ -79,6 +81,7 @@ static const struct option long_options[] = {
     {"server-quic-idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"server-quic-keep-alive", required_argument, NULL, OPT_KEEP_ALIVE},
     {"server-quic-max-streams", required_argument, NULL, OPT_MAX_STREAMS},
+    {"workers", required_argument, NULL, OPT_WORKERS},
     {"auth-public", required_argument, NULL, OPT_AUTH_PUBLIC},
     {"cache-duration", required_argument, NULL, OPT_CACHE_DURATION},
     {"cache-track-capacity", required_argument, NULL, OPT_CACHE_TRACK_CAPACITY},
@@ -143,6 +146,8 @@ static const option_doc option_docs[] = {
      "server.quic.keep_alive", NULL},
     {"--server-quic-max-streams N", NULL, "streams a peer may open (1 to 65535)", "1024",
      "server.quic.max_streams", NULL},
+    {"--workers N", NULL, "event loops (threads) sharing the QUIC port, 0 = one per CPU (0 to 64)", "1",
+     "server.workers", NULL},
     {"--auth-public PREFIX", NULL, "prefix open to anonymous clients (repeatable)", "none",
      "auth.public", NULL},
     {"--auth-key FILE", NULL, "JWK verifying the clients' ?jwt= tokens", "none", "auth.key", "MOQ_AUTH_KEY"},
@@ -211,6 +216,7 @@ typedef enum key_kind {
   K_PLUGINS,  /* [[plugin]]: path = "...", [plugin.config] */
   K_FILES,    /* a string or an array of non-empty strings */
   K_COUNT,    /* a positive integer */
+  K_WORKERS,  /* an integer from 0 to WORKERS_LIMIT */
   K_BOOL,     /* true or false */
   K_ROOTS,    /* a string or an array of non-empty strings (cluster roots) */
 } key_kind;
@@ -232,6 +238,7 @@ static const struct {
     {"server.quic.idle_timeout", K_DURATION, OPT_IDLE_TIMEOUT},
     {"server.quic.keep_alive", K_DURATION, OPT_KEEP_ALIVE},
     {"server.quic.max_streams", K_STREAMS, OPT_MAX_STREAMS},
+    {"server.workers", K_WORKERS, OPT_WORKERS},
     {"web", K_TABLE, 0},
     {"web.http", K_TABLE, 0},
     {"web.http.listen", K_STRING, OPT_HTTP_LISTEN},
@@ -378,6 +385,7 @@ void config_init(relay_config *cfg) {
   cfg->cache_duration_ms = 30000;
   cfg->cache_track_bytes = 32u << 20;
   cfg->quic_max_streams = DEFAULT_MAX_STREAMS;
+  cfg->workers = 1;
   cfg->lua_budget = 1000000;
   cfg->cluster_linger_ms = 5000;
   cfg->limits = (relay_limits){.sessions = 10000, .sessions_per_address = 100, .subscriptions = 1024,
@@ -716,6 +724,14 @@ static int apply_text(relay_config *cfg, int id, const char *v, const char *labe
       return errf(err, errlen, "%s: expected a size such as 32MiB, got \"%s\"", label, v);
     cfg->cache_track_bytes = u;
     return 0;
+  case OPT_WORKERS: {
+    char *end;
+    unsigned long n = strtoul(v, &end, 10);
+    if (!*v || *end || *v == '-' || *v == '+' || n > WORKERS_LIMIT)
+      return errf(err, errlen, "%s: expected an integer from 0 (one per CPU) to 64, got \"%s\"", label, v);
+    cfg->workers = (unsigned)n;
+    return 0;
+  }
   case OPT_MAX_STREAMS:
     if (parse_streams(v, &u))
       return errf(err, errlen, "%s: expected an integer from 1 to 65535, got \"%s\"", label, v);
@@ -915,6 +931,14 @@ static int file_value(loader *ld, key_kind kind, int id, const char *path, const
     }
     if (id != OPT_CACHE_TRACK_CAPACITY && u == 0) return key_err(ld, v->line, path, "expected a size above 0");
     *(id == OPT_CACHE_TRACK_CAPACITY ? &cfg->cache_track_bytes : limit_field(cfg, id)) = u;
+    return 0;
+  case K_WORKERS:
+    if (toml_int(v, &i))
+      return key_err(ld, v->line, path, "expected an integer from 0 (one per CPU) to 64, got %s",
+                     toml_type_name(v->type));
+    if (i < 0 || i > WORKERS_LIMIT)
+      return key_err(ld, v->line, path, "expected an integer from 0 (one per CPU) to 64, got %lld", (long long)i);
+    cfg->workers = (unsigned)i;
     return 0;
   case K_STREAMS:
     if (toml_int(v, &i))
@@ -1198,6 +1222,13 @@ int config_validate(const relay_config *cfg, char *err, size_t errlen) {
                 (unsigned long long)cfg->quic_idle_timeout_ms);
   if (cfg->quic_max_streams < 1 || cfg->quic_max_streams > MAX_STREAMS_LIMIT)
     return errf(err, errlen, "--server-quic-max-streams: expected an integer from 1 to 65535");
+  if (cfg->workers > WORKERS_LIMIT)
+    return errf(err, errlen, "--workers: expected an integer from 0 (one per CPU) to 64");
+  if (cfg->workers != 1 && cfg->cluster_node)
+    return errf(err, errlen,
+                "--workers %u with [cluster]: a clustered relay runs one worker for now (its cluster plugin "
+                "registers once and routes for every session); set server.workers = 1",
+                cfg->workers);
   if (!cfg->limits.handshake_timeout_ms)
     return errf(err, errlen, "--limit-handshake-timeout: the handshake timeout must be greater than 0");
   if (!cfg->limits.subscriber_patience_ms)

@@ -52,6 +52,7 @@ typedef struct relay_config {
   uint64_t quic_idle_timeout_ms; /* default 30000 */
   uint64_t quic_keep_alive_ms;   /* default 5000; 0 disables */
   uint64_t quic_max_streams;     /* per direction and kind, default 1024 */
+  unsigned workers;              /* event loops sharing the QUIC port; 0 = one per CPU; default 1 */
   uint64_t cache_duration_ms;    /* keep non-latest groups this long; default 30000 */
   uint64_t cache_track_bytes;    /* cached bytes per track beyond the latest group; default 32 MiB */
   str_list auth_public;    /* prefixes open to anonymous publish+subscribe ("" = everything) */

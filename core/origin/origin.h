@@ -67,6 +67,8 @@ typedef struct broadcast_source {
   void (*replaced)(void *user_data);
   void *user_data;
   int via_cluster;  /* learned from another relay of the cluster: never forwarded to a cluster peer */
+  int worker_local; /* published by something each worker runs for itself (a plugin's markers, remote
+                       broadcasts and links): never bridged to the other workers (core/worker) */
 } broadcast_source;
 
 /* What consumes a track. Callbacks may call track_unsubscribe on their own sink. */

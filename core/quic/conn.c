@@ -150,7 +150,7 @@ static void cb_rand_void(uint8_t *dest, size_t destlen, const ngtcp2_rand_ctx *r
 
 static int cb_get_new_cid(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token, size_t cidlen, void *ud) {
   quic_conn *c = ud;
-  quic_random(cid->data, cidlen);
+  quic_endpoint_new_cid(c->ep, cid->data, cidlen);
   cid->datalen = cidlen;
   if (ngtcp2_crypto_generate_stateless_reset_token(token, c->ep->reset_secret, sizeof c->ep->reset_secret,
                                                    cid) != 0)
@@ -675,7 +675,7 @@ quic_conn *quic_conn_new_server(quic_endpoint *ep, const udp_addr *local, const 
   c->orig_dcid = hd->dcid;
   ngtcp2_cid scid;
   scid.datalen = QUIC_SCID_LEN;
-  quic_random(scid.data, scid.datalen);
+  quic_endpoint_new_cid(ep, scid.data, scid.datalen);
   p.stateless_reset_token_present = 1;
   ngtcp2_crypto_generate_stateless_reset_token(p.stateless_reset_token, ep->reset_secret, sizeof ep->reset_secret,
                                                &scid);
@@ -741,7 +741,7 @@ quic_conn *quic_endpoint_connect(quic_endpoint *ep, const struct sockaddr *remot
   fill_settings(c, &s, &p);
   ngtcp2_cid scid, dcid;
   scid.datalen = QUIC_SCID_LEN;
-  quic_random(scid.data, scid.datalen);
+  quic_endpoint_new_cid(ep, scid.data, scid.datalen);
   dcid.datalen = QUIC_SCID_LEN;
   quic_random(dcid.data, dcid.datalen);
   /* wolfSSL takes the offer as a comma-separated list. */

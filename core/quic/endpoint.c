@@ -29,6 +29,31 @@ void quic_settings_default(quic_settings *s) {
   s->stream_window = 1 << 20;
   s->conn_window = 16 << 20;
   s->enable_datagrams = 1;
+  s->reuse_port = 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Workers: the first byte of every connection ID we issue, modulo the number of workers, names the
+ * worker that owns the connection. A client's first Initial carries a DCID of its own choosing: the
+ * same rule sends it (and its retransmissions) to one worker, which then issues IDs naming itself. */
+
+unsigned quic_cid_worker(uint8_t first_byte, unsigned count) { return count > 1 ? first_byte % count : 0; }
+
+void quic_endpoint_new_cid(const quic_endpoint *ep, uint8_t *id, size_t len) {
+  quic_random(id, len);
+  if (ep->workers <= 1 || len == 0) return;
+  unsigned b = id[0] / ep->workers * ep->workers + ep->worker; /* keeps the other bits random */
+  if (b > 255) b -= ep->workers;
+  id[0] = (uint8_t)b;
+}
+
+int quic_endpoint_set_worker(quic_endpoint *ep, unsigned index, unsigned count, int steer, quic_forward_cb forward,
+                             void *user_data) {
+  ep->worker = index;
+  ep->workers = count ? count : 1;
+  ep->forward = forward;
+  ep->forward_data = user_data;
+  return steer && count > 1 ? udp_socket_steer_by_cid(ep->sock, count) : 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -164,6 +189,13 @@ static void on_recv(void *ud, const udp_addr *local, const udp_addr *remote, con
     return;
   }
   if (rv != 0) return; /* not QUIC: dropped */
+  if (ep->workers > 1 && vc.dcidlen > 0 && ep->forward) {
+    unsigned owner = quic_cid_worker(vc.dcid[0], ep->workers);
+    if (owner != ep->worker) {
+      ep->forward(ep->forward_data, owner, local, remote, data, len, ecn);
+      return;
+    }
+  }
   quic_conn *c = cid_map_get(&ep->cids, vc.dcid, vc.dcidlen);
   if (c) {
     quic_conn_read(c, local, remote, data, len, ecn);
@@ -191,6 +223,13 @@ static void on_batch_done(void *ud) {
   if (ep->sock) flush_all(ep);
 }
 
+void quic_endpoint_inject(quic_endpoint *ep, const udp_addr *local, const udp_addr *remote, const uint8_t *data,
+                          size_t len, uint8_t ecn) {
+  if (!ep->sock) return;
+  on_recv(ep, local, remote, data, len, ecn);
+  on_batch_done(ep);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Life cycle */
 
@@ -210,7 +249,8 @@ quic_endpoint *quic_endpoint_new(uv_loop_t *loop, const struct sockaddr *addr, s
     free(ep);
     return NULL;
   }
-  ep->sock = udp_socket_new(loop, addr, addrlen, on_recv, on_batch_done, on_writable, ep, err, errlen);
+  ep->workers = 1;
+  ep->sock = udp_socket_new(loop, addr, addrlen, ep->settings.reuse_port, on_recv, on_batch_done, on_writable, ep, err, errlen);
   if (!ep->sock) {
     cid_map_free(&ep->cids);
     free(ep);

@@ -30,7 +30,13 @@ typedef struct quic_settings {
   uint64_t stream_window;        /* initial per-stream receive window, default 1 MiB */
   uint64_t conn_window;          /* initial connection receive window, default 16 MiB */
   int enable_datagrams;          /* offer QUIC DATAGRAM frames, default 1 */
+  int reuse_port;                /* bind with SO_REUSEPORT: one of several workers' endpoints, default 0 */
 } quic_settings;
+
+/* A datagram that belongs to another worker's connection: hand it (borrowed for the call) to that
+ * worker, which passes it to quic_endpoint_inject. */
+typedef void (*quic_forward_cb)(void *user_data, unsigned worker, const udp_addr *local, const udp_addr *remote,
+                                const uint8_t *data, size_t len, uint8_t ecn);
 
 /* Why a connection ended. */
 typedef struct quic_close_info {
@@ -95,6 +101,20 @@ quic_conn *quic_endpoint_connect(quic_endpoint *ep, const struct sockaddr *remot
                                  tls_ctx *client_tls, const char *host, const char *const *alpn, size_t n_alpn,
                                  const quic_conn_handler *handler, void *handler_data, char *err,
                                  size_t errlen);
+/* Makes ep worker `index` of `count` endpoints bound to one address with reuse_port, each on its own
+ * thread. The connection IDs ep issues then carry its index (quic_cid_worker of their first byte), and
+ * a datagram whose destination connection ID names another worker goes to forward instead of being
+ * read here. With steer (set it on one endpoint, after every endpoint is bound, in index order), the
+ * kernel is asked to deliver each datagram to its worker's socket itself, so that forwarding is only
+ * the fallback. Returns 0, or a negative errno when the kernel refused steering (forwarding still
+ * keeps every connection on its worker). */
+int quic_endpoint_set_worker(quic_endpoint *ep, unsigned index, unsigned count, int steer, quic_forward_cb forward,
+                             void *user_data);
+/* A datagram forwarded by another worker: processed as if it had arrived on ep's socket. */
+void quic_endpoint_inject(quic_endpoint *ep, const udp_addr *local, const udp_addr *remote, const uint8_t *data,
+                          size_t len, uint8_t ecn);
+/* The worker (of count) that owns a packet whose destination connection ID begins with first_byte. */
+unsigned quic_cid_worker(uint8_t first_byte, unsigned count);
 /* Closes every connection with app_code/reason (their handlers get on_closed), then the socket, and
  * frees the endpoint; done(arg) runs when every libuv handle is released. */
 void quic_endpoint_shutdown(quic_endpoint *ep, uint64_t app_code, const char *reason, void (*done)(void *),

@@ -111,7 +111,14 @@ struct quic_endpoint {
   void (*shutdown_done)(void *);
   void *shutdown_arg;
   int handles_open;
+  unsigned worker, workers;   /* this endpoint is worker `worker` of `workers` (1: alone) */
+  quic_forward_cb forward;    /* datagrams of other workers' connections */
+  void *forward_data;
 };
+
+/* endpoint.c, for conn.c: fills id[0, len) with a fresh random connection ID that names this
+ * endpoint's worker (see quic_endpoint_set_worker). */
+void quic_endpoint_new_cid(const quic_endpoint *ep, uint8_t *id, size_t len);
 
 /* conn.c, for endpoint.c */
 quic_conn *quic_conn_new_server(quic_endpoint *ep, const udp_addr *local, const udp_addr *remote,

@@ -3,12 +3,16 @@
 #include "base/log.h"
 
 #include <errno.h>
+#include <linux/filter.h>
 #include <netinet/udp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#ifndef SO_ATTACH_REUSEPORT_CBPF
+#define SO_ATTACH_REUSEPORT_CBPF 51
+#endif
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
@@ -35,7 +39,7 @@ static void poll_cb(uv_poll_t *h, int status, int events);
 
 static int set_opt(int fd, int level, int name, int val) { return setsockopt(fd, level, name, &val, sizeof val); }
 
-udp_socket *udp_socket_new(uv_loop_t *loop, const struct sockaddr *addr, socklen_t addrlen,
+udp_socket *udp_socket_new(uv_loop_t *loop, const struct sockaddr *addr, socklen_t addrlen, int reuse_port,
                            udp_recv_cb on_recv, udp_batch_done_cb on_batch, udp_writable_cb on_writable,
                            void *user_data, char *err, size_t errlen) {
   udp_socket *s = calloc(1, sizeof *s);
@@ -63,6 +67,7 @@ udp_socket *udp_socket_new(uv_loop_t *loop, const struct sockaddr *addr, socklen
   set_opt(s->fd, SOL_SOCKET, SO_RCVBUF, 4 << 20);
   set_opt(s->fd, SOL_SOCKET, SO_SNDBUF, 4 << 20);
   s->has_gso = set_opt(s->fd, SOL_UDP, UDP_SEGMENT, 0) == 0;
+  if (reuse_port && set_opt(s->fd, SOL_SOCKET, SO_REUSEPORT, 1) != 0) goto fail;
   if (bind(s->fd, addr, addrlen) != 0) goto fail;
   s->local.len = sizeof s->local.ss;
   if (getsockname(s->fd, (struct sockaddr *)&s->local.ss, &s->local.len) != 0) goto fail;
@@ -85,6 +90,23 @@ fail:
 const udp_addr *udp_socket_local(const udp_socket *s) { return &s->local; }
 
 int udp_socket_has_gso(const udp_socket *s) { return s->has_gso; }
+
+int udp_socket_steer_by_cid(udp_socket *s, unsigned n) {
+  if (n < 1 || n > 256) return -EINVAL;
+  /* Offsets are into the UDP payload. A load past the end returns 0 (socket 0 of the group). */
+  struct sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),               /* A = first byte */
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x80, 0, 2),    /* long header? */
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 6),               /*   A = DCID[0] after version and length */
+      BPF_JUMP(BPF_JMP | BPF_JA, 1, 0, 0),
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 1),               /* short: A = DCID[0] */
+      BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, n),              /* A %= n */
+      BPF_STMT(BPF_RET | BPF_A, 0),
+  };
+  struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+  if (setsockopt(s->fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) != 0) return -errno;
+  return 0;
+}
 
 /* Fills local from the control messages (destination address), keeping the bound port. */
 static void parse_cmsgs(udp_socket *s, struct msghdr *mh, udp_addr *local, uint8_t *ecn) {

@@ -28,9 +28,10 @@ typedef void (*udp_writable_cb)(void *user_data);
 
 enum { UDP_SEND_BLOCKED = -11 };
 
-/* Binds a socket to addr (an IPv6 wildcard is dual-stack) and starts reading. Returns NULL with a
- * message naming the address in err. */
-udp_socket *udp_socket_new(uv_loop_t *loop, const struct sockaddr *addr, socklen_t addrlen,
+/* Binds a socket to addr (an IPv6 wildcard is dual-stack) and starts reading; with reuse_port, with
+ * SO_REUSEPORT so that several workers' sockets share the address. Returns NULL with a message naming
+ * the address in err. */
+udp_socket *udp_socket_new(uv_loop_t *loop, const struct sockaddr *addr, socklen_t addrlen, int reuse_port,
                            udp_recv_cb on_recv, udp_batch_done_cb on_batch, udp_writable_cb on_writable,
                            void *user_data, char *err, size_t errlen);
 /* The bound address (with the real port when bound to port 0). */
@@ -42,6 +43,11 @@ int udp_send(udp_socket *s, const udp_addr *local, const udp_addr *remote, const
              size_t gso_size);
 /* True if the kernel accepted UDP_SEGMENT (GSO) on this socket. */
 int udp_socket_has_gso(const udp_socket *s);
+/* Attaches to the SO_REUSEPORT group of s (bound with reuse_port) a classic BPF program that hands each
+ * datagram to socket number (byte % n) of the group, in the order the sockets were bound, where byte is
+ * the first byte of the QUIC destination connection ID (offset 1 of a short header, 6 of a long one).
+ * 0, or a negative errno (old kernel): the kernel then spreads datagrams by address hash. */
+int udp_socket_steer_by_cid(udp_socket *s, unsigned n);
 /* Stops reading and closes the socket; frees it once libuv has released the handle. */
 void udp_socket_close(udp_socket *s);
 

@@ -81,7 +81,8 @@ marker *marker_publish(origin *o, const char *path) {
   marker *m = calloc(1, sizeof *m);
   if (!m) return NULL;
   m->o = o;
-  broadcast_source src = {.subscribe = marker_subscribe, .replaced = marker_replaced, .user_data = m};
+  broadcast_source src = {.subscribe = marker_subscribe, .replaced = marker_replaced, .user_data = m,
+                          .worker_local = 1};
   if (!(m->b = origin_publish(o, path, NULL, 0, &src))) {
     free(m);
     return NULL;
@@ -450,7 +451,8 @@ remote *remote_publish(links *ls, const char *path, const char *url_text) {
   }
   r->ls = ls;
   broadcast_source src = {.subscribe = remote_subscribe, .unsubscribe = remote_unsubscribe,
-                          .replaced = remote_replaced, .user_data = r, .via_cluster = 1};
+                          .replaced = remote_replaced, .user_data = r, .via_cluster = 1,
+                          .worker_local = 1};
   if (!(r->b = origin_publish(ls->cfg.o, path, NULL, 0, &src))) {
     free(r->url_text);
     free(r->path);

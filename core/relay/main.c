@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "conf/config.h"
 #include "relay/relay.h"
+#include "worker/worker.h"
 #include "tls/tls.h"
 
 /* Exit statuses */
@@ -18,7 +19,8 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 typedef struct daemon_state {
   uv_loop_t *loop;
-  relay *relay;
+  worker_group *workers; /* owned */
+  int running;           /* the workers have not finished shutting down */
   uv_signal_t sigterm, sigint, sighup;
   uv_timer_t deadline;
   int stopping;
@@ -26,7 +28,7 @@ typedef struct daemon_state {
 
 static void on_relay_closed(void *arg) {
   daemon_state *d = arg;
-  d->relay = NULL;
+  d->running = 0;
   uv_close((uv_handle_t *)&d->sigterm, NULL);
   uv_close((uv_handle_t *)&d->sigint, NULL);
   uv_close((uv_handle_t *)&d->sighup, NULL);
@@ -43,7 +45,7 @@ static void on_sighup(uv_signal_t *h, int signum) {
   if (d->stopping) return;
   char err[1024];
   LOG_INF("signal", "signal=SIGHUP");
-  if (relay_reload(d->relay, err, sizeof err)) LOG_WRN("reload_failed", "reason=\"%s\"", err);
+  if (worker_group_reload(d->workers, err, sizeof err)) LOG_WRN("reload_failed", "reason=\"%s\"", err);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -56,7 +58,7 @@ static void on_signal(uv_signal_t *h, int signum) {
   d->stopping = 1;
   LOG_INF("signal", "signal=%s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
   uv_timer_start(&d->deadline, on_deadline, 3000, 0);
-  relay_shutdown(d->relay, on_relay_closed, d);
+  worker_group_shutdown(d->workers, on_relay_closed, d);
 }
 
 int main(int argc, char **argv) {
@@ -95,14 +97,15 @@ int main(int argc, char **argv) {
     return EXIT_RUNTIME;
   }
   daemon_state d = {.loop = uv_default_loop()};
-  d.relay = relay_new(d.loop, &cfg, err, sizeof err);
-  if (!d.relay) {
+  d.workers = worker_group_new(d.loop, &cfg, cfg.workers, err, sizeof err);
+  if (!d.workers) {
     fprintf(stderr, "moq-relay: %s\n", err);
     uv_run(d.loop, UV_RUN_NOWAIT); /* release handles of the partial start */
     tls_global_cleanup();
     config_free(&cfg);
     return EXIT_RUNTIME;
   }
+  d.running = 1;
   uv_signal_init(d.loop, &d.sigterm);
   uv_signal_init(d.loop, &d.sigint);
   d.sigterm.data = d.sigint.data = &d;
@@ -113,7 +116,8 @@ int main(int argc, char **argv) {
   uv_signal_start(&d.sighup, on_sighup, SIGHUP);
   uv_timer_init(d.loop, &d.deadline);
   uv_run(d.loop, UV_RUN_DEFAULT);
-  int clean = d.relay == NULL;
+  int clean = !d.running;
+  worker_group_free(d.workers, clean);
   LOG_INF("exit", "clean=%d", clean);
   if (clean) uv_loop_close(d.loop);
   tls_global_cleanup();

@@ -34,7 +34,9 @@ static const char *const relay_wt_protocols[] = {"moq-lite-05", "moq-lite-04", "
 struct relay {
   uv_loop_t *loop;            /* borrowed */
   const relay_config *cfg;    /* borrowed */
-  tls_identity identity;      /* owned */
+  tls_identity identity;      /* owned (empty when borrowed from worker 0) */
+  const tls_identity *id;     /* the certificate: &identity, or worker 0's */
+  unsigned worker, workers;   /* this relay is worker `worker` of `workers` */
   tls_ctx *tls;               /* owned */
   tls_ctx *client_tls;        /* owned: for links to other relays */
   links *links;               /* owned: outbound links, remote broadcasts */
@@ -48,7 +50,9 @@ struct relay {
   hook_chain *hooks;          /* owned: the plugins, in configuration order */
   origin_watch *bc_watch;     /* owned: broadcast up/down events for the plugins */
   idmap sessions;             /* session id -> relay_session (borrowed) */
-  idmap per_address;          /* addr_key -> open sessions from that address (as a pointer-sized count) */
+  session_quota own_quota;    /* the session limits, when alone */
+  session_quota *quota;       /* &own_quota, or the one the workers share */
+  int own_quota_init;
   uint64_t next_session_id;
   size_t n_sessions;
   uv_timer_t *trim;           /* owned: gives freed heap back to the system now and then */
@@ -148,9 +152,11 @@ static void admit(relay_session *rs, const char *root, char *const *pub, size_t 
   }
   rs->admitted = 1;
   rs->cluster_peer = (flags & MOQ_GRANT_CLUSTER) != 0;
-  LOG_INF("session_accepted", "conn=%s id=%llu root=%s publish=%zu subscribe=%zu by=%s%s",
+  char worker[24] = "";
+  if (rs->r->workers > 1) snprintf(worker, sizeof worker, " worker=%u", rs->r->worker);
+  LOG_INF("session_accepted", "conn=%s id=%llu root=%s publish=%zu subscribe=%zu by=%s%s%s",
           rs->log_id, (unsigned long long)rs->id, root[0] ? root : "/", g.n_publish,
-          g.n_subscribe, by, rs->cluster_peer ? " cluster=1" : "");
+          g.n_subscribe, by, rs->cluster_peer ? " cluster=1" : "", worker);
   if (rs->cluster_peer) moq_session_set_cluster(rs_session(rs), 1); /* one hop: see links.h */
   if (moq_session_accept(rs_session(rs), root, &g)) {
     moq_session_close(rs_session(rs), MOQ_CODE_UNAUTHORIZED, "cannot accept");
@@ -365,23 +371,15 @@ static uint64_t addr_key(const char *peer_addr) {
 /* Counts a new session from remote; 0, or -1 when a session limit is reached (logged). */
 static int sessions_admit(relay *r, const char *peer_addr, const char *transport) {
   const relay_limits *l = &r->cfg->limits;
-  uint64_t key = addr_key(peer_addr);
-  uintptr_t n = (uintptr_t)idmap_get(&r->per_address, key);
-  const char *which = r->n_sessions >= l->sessions ? "sessions" : n >= l->sessions_per_address ? "sessions_per_address" : NULL;
+  const char *which = session_quota_take(r->quota, addr_key(peer_addr), l->sessions, l->sessions_per_address);
   if (which) {
     LOG_INF("session_refused", "remote=%s transport=%s reason=\"limit %s reached\"", peer_addr, transport, which);
     return -1;
   }
-  if (idmap_put(&r->per_address, key, (void *)(n + 1))) return -1;
   return 0;
 }
 
-static void sessions_release(relay *r, const char *peer_addr) {
-  uint64_t key = addr_key(peer_addr);
-  uintptr_t n = (uintptr_t)idmap_get(&r->per_address, key);
-  if (n <= 1) idmap_del(&r->per_address, key);
-  else idmap_put(&r->per_address, key, (void *)(n - 1));
-}
+static void sessions_release(relay *r, const char *peer_addr) { session_quota_give(r->quota, addr_key(peer_addr)); }
 
 /* A new session of any transport: an id, and a place in the relay's table. 0 or -1. */
 static int rs_init(relay *r, relay_session *rs, moq_session **session, const char *transport) {
@@ -390,7 +388,7 @@ static int rs_init(relay *r, relay_session *rs, moq_session **session, const cha
   rs->transport = transport;
   rs->protocol = "";
   rs->log_id = "-";
-  rs->id = ++r->next_session_id;
+  rs->id = ++r->next_session_id * r->workers + r->worker; /* unique across workers */
   if (idmap_put(&r->sessions, rs->id, rs)) return -1;
   r->n_sessions++;
   return 0;
@@ -666,8 +664,8 @@ static int on_http_request(void *ud, const http_request *req, http_response *res
   if (strcmp(req->path, "/certificate.sha256") == 0 || strcmp(req->path, "/fingerprint") == 0) {
     resp->status = 200;
     resp->content_type = text;
-    resp->body = (const uint8_t *)r->identity.fingerprint;
-    resp->body_len = strlen(r->identity.fingerprint);
+    resp->body = (const uint8_t *)r->id->fingerprint;
+    resp->body_len = strlen(r->id->fingerprint);
     http_response_add_header(resp, "Access-Control-Allow-Origin", "*");
     http_response_add_header(resp, "Cache-Control", "no-store");
     return 0;
@@ -730,7 +728,7 @@ static void free_relay(relay *r) {
   r->links = NULL;
   hook_chain_free(r->hooks);
   idmap_free(&r->sessions);
-  idmap_free(&r->per_address);
+  if (r->own_quota_init) session_quota_destroy(&r->own_quota);
   origin_free(r->origin);
   tls_ctx_free(r->tls);
   tls_ctx_free(r->client_tls);
@@ -861,6 +859,11 @@ static int load_plugins(relay *r, char *err, size_t errlen) {
 int relay_reload(relay *r, char *err, size_t errlen) { return hook_chain_reload(r->hooks, err, errlen); }
 
 relay *relay_new(uv_loop_t *loop, const relay_config *cfg, char *err, size_t errlen) {
+  return relay_new_worker(loop, cfg, NULL, err, errlen);
+}
+
+relay *relay_new_worker(uv_loop_t *loop, const relay_config *cfg, const relay_worker_spec *spec, char *err,
+                        size_t errlen) {
   relay *r = calloc(1, sizeof *r);
   if (!r) {
     snprintf(err, errlen, "out of memory");
@@ -868,8 +871,21 @@ relay *relay_new(uv_loop_t *loop, const relay_config *cfg, char *err, size_t err
   }
   r->loop = loop;
   r->cfg = cfg;
+  r->worker = spec ? spec->index : 0;
+  r->workers = spec && spec->count ? spec->count : 1;
+  r->id = &r->identity;
   idmap_init(&r->sessions);
-  idmap_init(&r->per_address);
+  if (spec && spec->quota) {
+    r->quota = spec->quota;
+  } else {
+    if (session_quota_init(&r->own_quota)) {
+      snprintf(err, errlen, "out of memory");
+      free(r);
+      return NULL;
+    }
+    r->own_quota_init = 1;
+    r->quota = &r->own_quota;
+  }
   ws_options_default(&r->ws_opts);
   r->ws_opts.idle_timeout_ms = cfg->quic_idle_timeout_ms; /* the same timers and limits as QUIC */
   r->ws_opts.keep_alive_ms = cfg->quic_keep_alive_ms;
@@ -894,21 +910,27 @@ relay *relay_new(uv_loop_t *loop, const relay_config *cfg, char *err, size_t err
   quic_random(rnd, sizeof rnd);
   for (size_t i = 0; i < 8; i++) r->hop_id = r->hop_id << 8 | rnd[i];
   r->hop_id = (r->hop_id & ((1ULL << 53) - 1)) | 1;
-  if (cfg->tls_generate.len > 0) {
+  if (spec && spec->hop_id) r->hop_id = spec->hop_id;
+  if (spec && spec->identity) {
+    r->id = spec->identity;
+  } else if (cfg->tls_generate.len > 0) {
     if (tls_identity_generate(&r->identity, (const char *const *)cfg->tls_generate.items, cfg->tls_generate.len,
                               err, errlen))
       goto fail;
   } else if (tls_identity_load(&r->identity, cfg->tls_cert, cfg->tls_key, err, errlen)) {
     goto fail;
   }
-  r->tls = tls_server_ctx_new(&r->identity, relay_alpns, sizeof relay_alpns / sizeof relay_alpns[0], cfg->tls_root,
+  r->tls = tls_server_ctx_new(r->id, relay_alpns, sizeof relay_alpns / sizeof relay_alpns[0], cfg->tls_root,
                               err, errlen);
   if (!r->tls) goto fail;
 
   struct sockaddr_storage ss;
   socklen_t sl;
   char aerr[256];
-  if (addr_parse(cfg->server_bind, &ss, &sl, aerr, sizeof aerr)) {
+  if (spec && spec->bind) {
+    memcpy(&ss, &spec->bind->ss, spec->bind->len);
+    sl = spec->bind->len;
+  } else if (addr_parse(cfg->server_bind, &ss, &sl, aerr, sizeof aerr)) {
     snprintf(err, errlen, "server bind \"%s\": %s", cfg->server_bind, aerr);
     goto fail;
   }
@@ -919,6 +941,7 @@ relay *relay_new(uv_loop_t *loop, const relay_config *cfg, char *err, size_t err
   qs.max_streams_bidi = cfg->quic_max_streams;
   qs.max_streams_uni = cfg->quic_max_streams;
   qs.handshake_timeout_ms = cfg->limits.handshake_timeout_ms;
+  qs.reuse_port = r->workers > 1;
   char qerr[256];
   r->quic = quic_endpoint_new(loop, (struct sockaddr *)&ss, sl, r->tls, &qs, on_accept, r, qerr, sizeof qerr);
   if (!r->quic) {
@@ -953,7 +976,7 @@ relay *relay_new(uv_loop_t *loop, const relay_config *cfg, char *err, size_t err
   }
 
   char haddr[80] = "-";
-  if (cfg->web_http_listen) {
+  if (cfg->web_http_listen && (!spec || spec->http)) {
     if (addr_parse(cfg->web_http_listen, &ss, &sl, aerr, sizeof aerr)) {
       snprintf(err, errlen, "web http listen \"%s\": %s", cfg->web_http_listen, aerr);
       goto fail_quic;
@@ -969,8 +992,11 @@ relay *relay_new(uv_loop_t *loop, const relay_config *cfg, char *err, size_t err
   }
   const char *host = cfg->tls_generate.len ? cfg->tls_generate.items[0] : "localhost";
   int port = relay_quic_port(r);
-  LOG_INF("listening", "quic=%s http=%s url=https://%s:%d/ fingerprint=%s", qaddr, haddr, host, port,
-          r->identity.fingerprint);
+  if (r->worker == 0)
+    LOG_INF("listening", "quic=%s http=%s url=https://%s:%d/ fingerprint=%s", qaddr, haddr, host, port,
+            r->id->fingerprint);
+  else
+    LOG_INF("worker_listening", "worker=%u quic=%s", r->worker, qaddr);
   return r;
 fail_quic:
   quic_endpoint_shutdown(r->quic, 0, "startup failed", NULL, NULL);
@@ -980,7 +1006,17 @@ fail:
   return NULL;
 }
 
-const char *relay_fingerprint(const relay *r) { return r->identity.fingerprint; }
+const char *relay_fingerprint(const relay *r) { return r->id->fingerprint; }
+
+const tls_identity *relay_identity(const relay *r) { return r->id; }
+
+uint64_t relay_hop_id(const relay *r) { return r->hop_id; }
+
+origin *relay_origin(relay *r) { return r->origin; }
+
+quic_endpoint *relay_endpoint(relay *r) { return r->quic; }
+
+size_t relay_session_count(const relay *r) { return r->n_sessions; }
 
 int relay_quic_port(const relay *r) {
   const udp_addr *a = quic_endpoint_local(r->quic);

@@ -6,6 +6,8 @@
 #                          they contain --tls-generate/--tls-cert, and are appended otherwise;
 #                          everything is public (--auth-public "") unless ARGS name access (an
 #                          --auth-* option, --lua, --plugin) or a config file.
+#                          MOQ_TEST_RELAY_ARGS (environment) go before ARGS: e.g. "--workers 2"
+#                          runs a test against a relay of two workers.
 #   relay_stop             SIGTERM the relay and wait (SIGKILL after 5 s); returns its exit status
 #   test_tmpdir            a private temporary directory, removed by relay_cleanup
 #   fail MSG / ok MSG      report
@@ -63,7 +65,7 @@ relay_start() {
   case " $* " in *" --auth-public"* | *".toml "* | *" --auth-key"* | *" --lua "* | *" --plugin "*) _auth_args="" ;; esac
   # shellcheck disable=SC2086
   "$RELAY_BIN" --server-bind 127.0.0.1:0 --web-http-listen 127.0.0.1:0 --log-level debug \
-    $_cert_args $_auth_args "$@" >"$RELAY_DIR/stdout" 2>"$RELAY_LOG" &
+    $_cert_args $_auth_args ${MOQ_TEST_RELAY_ARGS:-} "$@" >"$RELAY_DIR/stdout" 2>"$RELAY_LOG" &
   RELAY_PID=$!
   if ! wait_for_line "$RELAY_LOG" "event=listening" 10; then
     fail "relay did not start"
