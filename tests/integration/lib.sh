@@ -101,9 +101,14 @@ relay_stop() {
 }
 
 relay_cleanup() {
+  # the FIFO holders of start_publisher: left running they keep the publishers' input open
+  [ -z "${HELD_FIFOS:-}" ] || kill $HELD_FIFOS 2>/dev/null || :
   relay_stop >/dev/null 2>&1 || :
   rm -rf "$TEST_TMP"
 }
+# A test stopped by a signal (make check's timeout, ^C) still runs its EXIT trap.
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 # http_get PORT PATH: prints the body; headers go to $TEST_TMP/headers.
 http_get() {
@@ -141,6 +146,7 @@ start_publisher() {
   PUB_PID=$!
   sleep 100000 >"$PUB_FIFO" &
   PUB_HOLD=$!
+  HELD_FIFOS="${HELD_FIFOS:-} $PUB_HOLD"
 }
 # feed FILE: writes FILE to the publisher started last.
 # (a publisher that has died leaves the FIFO without a reader: give up rather than block for ever)
