@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -964,6 +965,13 @@ relay *relay_new(uv_loop_t *loop, const relay_config *cfg, char *err, size_t err
       snprintf(err, errlen, "web http listen %s: %s", cfg->web_http_listen, herr);
       goto fail_quic;
     }
+    /* The listener's deadline for a request (a WebSocket upgrade included) is the handshake
+     * limit: a TCP connection that never finishes its request is closed after it. */
+    http_server_options ho;
+    http_server_options_default(&ho);
+    uint64_t hto = cfg->limits.handshake_timeout_ms;
+    ho.idle_timeout_ms = hto > UINT_MAX ? UINT_MAX : (unsigned)hto;
+    http_server_set_options(r->http, &ho);
     struct sockaddr_storage hs;
     if (http_server_local_addr(r->http, &hs) == 0) addr_format((struct sockaddr *)&hs, haddr, sizeof haddr);
   }
