@@ -673,6 +673,36 @@ static int on_http_request(void *ud, const http_request *req, http_response *res
     http_response_add_header(resp, "Cache-Control", "no-store");
     return 0;
   }
+  if (strcmp(req->path, "/stats") == 0) { /* what the relay holds now, for monitoring and the soak test */
+    size_t n = 0, admitted = 0, pos = 0;
+    moq_session_counts sum = {0}, one;
+    uint64_t key;
+    void *val;
+    while (idmap_next(&r->sessions, &pos, &key, &val)) {
+      relay_session *rs = val;
+      moq_session *ms = rs_session(rs);
+      n++;
+      admitted += rs->admitted != 0;
+      if (!ms) continue;
+      moq_session_counts_get(ms, &one);
+      sum.streams += one.streams;
+      sum.subscriptions += one.subscriptions;
+      sum.consumes += one.consumes;
+    }
+    char *body = malloc(256);
+    if (!body) return -1;
+    snprintf(body, 256,
+             "{\"sessions\":%zu,\"admitted\":%zu,\"streams\":%zu,\"subscriptions\":%zu,\"consumes\":%zu,"
+             "\"broadcasts\":%zu}\n",
+             n, admitted, sum.streams, sum.subscriptions, sum.consumes, origin_count(r->origin));
+    resp->status = 200;
+    resp->content_type = "application/json";
+    resp->body = (const uint8_t *)body;
+    resp->body_len = strlen(body);
+    resp->body_owned = 1;
+    http_response_add_header(resp, "Cache-Control", "no-store");
+    return 0;
+  }
   if (strcmp(req->path, "/health") == 0) {
     resp->status = 200;
     resp->content_type = text;
