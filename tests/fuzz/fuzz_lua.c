@@ -11,8 +11,9 @@
  * fingerprint, broadcast path, track (lists 0xfe-separated). Checked: every callback answers one of
  * PASS, ALLOW or DENY (nothing sleeps in this script); a DENY carries a reason; an ALLOW of a session
  * decision comes with a grant (or none, for plain true) whose lists hold at most 64 C strings; an
- * answer hands the core at most one URL or grant; nothing leaks and the state never panics (a Lua error outside a
- * protected call aborts the process). */
+ * answer hands the core at most one URL or grant (a route may answer true without one: "it is here
+ * now"); nothing leaks and the state never panics (a Lua error outside a protected call aborts the
+ * process). */
 #include "fuzz.h"
 
 #include <unistd.h>
