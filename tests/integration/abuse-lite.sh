@@ -9,8 +9,6 @@
 . "$top_srcdir/tests/integration/lib.sh"
 trap relay_cleanup EXIT
 relay_start --log-level info
-rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$RELAY_PID/status"; }
-fds() { ls "/proc/$RELAY_PID/fd" | wc -l; }
 probe() { # ALPN ARGS...
   _a=$1
   shift
@@ -23,13 +21,7 @@ sub() { printf '02%02x%02x%02x%s01740100000000+' $((9 + ${#2})) "$1" "${#2}" "$(
 ann04() { printf '%02x01%02x%s%02x%s' $((3 + ${#1} + $2)) "${#1}" "$(hex "$1")" "$2" "$(python3 -c "print('07' * $2)")"; }
 ann03() { printf '%02x01%02x%s%02x' $((3 + ${#1})) "${#1}" "$(hex "$1")" "$2"; }
 
-start_publisher honest moq-lite-04 honest t
-HONEST_FIFO=$PUB_FIFO HONEST_PID=$PUB_PID HONEST_HOLD=$PUB_HOLD
-wait_log_count 'event=broadcast_start path=honest' 1 5 || fail "no honest broadcast"
-cli subscribe "$(relay_url)" honest t --count 4 >"$TEST_TMP/honest.out" 2>"$TEST_TMP/honest.err" &
-honest=$!
-wait_log_count 'event=subscribe session=.* path=honest' 1 5 || fail "the honest subscriber did not subscribe"
-printf 'one\n' >"$HONEST_FIFO"
+honest_start 4
 
 # batch NAME N CMD...: runs CMD N times, 10 at a time, outputs in $TEST_TMP/NAME.I
 batch() {
@@ -86,7 +78,7 @@ round 20 # warm-up: the allocator reaches its working set
 wait_log_count 'event=broadcast_start path=ok32 hops=32' 1 5 || fail "an announce with 32 hops (the limit) was refused"
 wait_log_count 'event=subscribe_id_reused' 20 5 || fail "no log line for reused subscribe ids"
 sleep 11 # the relay hands freed memory back every 10 s
-base=$(rss) base_fds=$(fds)
+base=$(relay_rss) base_fds=$(relay_fds)
 ok "baseline RSS ${base} KiB, ${base_fds} descriptors"
 
 round 40
@@ -94,19 +86,8 @@ kill -0 "$RELAY_PID" || fail "the relay died"
 ok "40 x: a reused subscribe id closes that session with 12 (Duplicate); two ids do not"
 ok "40 x: 33 hops on lite-03 and lite-04 close that session with 5 (Decode); 32 hops pass"
 printf 'two\nthree\nfour\n' >"$HONEST_FIFO"
-wait $honest || fail "the honest subscriber failed: $(cat "$TEST_TMP/honest.err")"
-[ "$(sort "$TEST_TMP/honest.out" | tr '\n' ' ')" = "four one three two " ] || fail "the honest subscriber got: $(cat "$TEST_TMP/honest.out")"
-ok "the honest subscriber got every frame"
-PUB_FIFO=$HONEST_FIFO PUB_PID=$HONEST_PID PUB_HOLD=$HONEST_HOLD
-close_publisher || :
+honest_finish "four one three two "
 
 sleep 11
-after=$(rss) after_fds=$(fds)
-ok "after: RSS ${after} KiB, ${after_fds} descriptors (baseline ${base} KiB, ${base_fds})"
-[ "$after_fds" -le "$base_fds" ] || fail "the relay kept descriptors: ${after_fds}, baseline ${base_fds}"
-if ldd "$RELAY_BIN" 2>/dev/null | grep -q libasan; then
-  ok "(AddressSanitizer build: RSS says nothing here; LeakSanitizer checks at exit)"
-else
-  [ "$after" -le $((base + base / 10 + 2048)) ] || fail "the relay kept memory: ${after} KiB after, ${base} KiB before"
-fi
+memory_back "$base" "$(relay_rss)" "$base_fds" "$(relay_fds)"
 relay_stop || fail "relay exit status $?"

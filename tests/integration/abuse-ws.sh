@@ -8,8 +8,6 @@
 . "$top_srcdir/tests/integration/lib.sh"
 trap relay_cleanup EXIT
 relay_start --log-level info --limit-handshake-timeout 2s --server-quic-idle-timeout 3s --server-quic-keep-alive 1s
-rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$RELAY_PID/status"; }
-fds() { ls "/proc/$RELAY_PID/fd" | wc -l; }
 
 halfopen() { # the attack; prints one line per kind with the longest time to be closed
   python3 - "$RELAY_HTTP_PORT" <<'PY'
@@ -76,17 +74,11 @@ sys.exit(1 if open_ else 0)
 PY
 }
 
-start_publisher honest moq-lite-04 honest t
-HONEST_FIFO=$PUB_FIFO HONEST_PID=$PUB_PID HONEST_HOLD=$PUB_HOLD
-wait_log_count 'event=broadcast_start path=honest' 1 5 || fail "no honest broadcast"
-cli subscribe "$(relay_url)" honest t --count 4 >"$TEST_TMP/honest.out" 2>"$TEST_TMP/honest.err" &
-honest=$!
-wait_log_count 'event=subscribe session=.* path=honest' 1 5 || fail "the honest subscriber did not subscribe"
-printf 'one\n' >"$HONEST_FIFO"
+honest_start 4
 
 halfopen >"$TEST_TMP/warm.out" || fail "warm-up: $(cat "$TEST_TMP/warm.out")"
 sleep 11 # the relay hands freed memory back every 10 s
-base=$(rss) base_fds=$(fds)
+base=$(relay_rss) base_fds=$(relay_fds)
 ok "baseline RSS ${base} KiB, ${base_fds} descriptors (after a warm-up round)"
 
 for r in 1 2; do
@@ -107,19 +99,8 @@ ok "2 x 220 half-open WebSocket connections, all closed by the relay: $(tr '\n' 
 [ "$(log_count 'event=ws_idle_timeout')" -ge 180 ] || fail "only $(log_count 'event=ws_idle_timeout') ws_idle_timeout lines for 180 idle upgrades"
 
 printf 'four\n' >"$HONEST_FIFO"
-wait $honest || fail "the honest subscriber failed: $(cat "$TEST_TMP/honest.err")"
-[ "$(sort "$TEST_TMP/honest.out" | tr '\n' ' ')" = "four one round1 round2 " ] || fail "the honest subscriber got: $(cat "$TEST_TMP/honest.out")"
-ok "the honest subscriber got every frame"
-PUB_FIFO=$HONEST_FIFO PUB_PID=$HONEST_PID PUB_HOLD=$HONEST_HOLD
-close_publisher || :
+honest_finish "four one round1 round2 "
 
 sleep 11
-after=$(rss) after_fds=$(fds)
-ok "after: RSS ${after} KiB, ${after_fds} descriptors (baseline ${base} KiB, ${base_fds})"
-[ "$after_fds" -le "$base_fds" ] || fail "the relay kept descriptors: ${after_fds}, baseline ${base_fds}"
-if ldd "$RELAY_BIN" 2>/dev/null | grep -q libasan; then
-  ok "(AddressSanitizer build: RSS says nothing here; LeakSanitizer checks at exit)"
-else
-  [ "$after" -le $((base + base / 10 + 2048)) ] || fail "the relay kept memory: ${after} KiB after, ${base} KiB before"
-fi
+memory_back "$base" "$(relay_rss)" "$base_fds" "$(relay_fds)"
 relay_stop || fail "relay exit status $?"
