@@ -182,7 +182,7 @@ static const option_doc option_docs[] = {
     {"--limit-frame-size BYTES", NULL, "bytes of one frame", "32MiB", "limits.frame_size", NULL},
     {"--limit-subscriber-queue BYTES", NULL, "bytes queued per subscription before old groups go", "4MiB", "limits.subscriber_queue", NULL},
     {"--limit-subscriber-patience DUR", NULL, "drop a non-latest group still unsent after this", "2s", "limits.subscriber_patience", NULL},
-    {"--limit-handshake-timeout DUR", NULL, "time to complete a QUIC handshake", "10s", "limits.handshake_timeout", NULL},
+    {"--limit-handshake-timeout DUR", NULL, "time to complete a QUIC handshake or an HTTP request (WebSocket upgrade)", "10s", "limits.handshake_timeout", NULL},
     {"--limit-cache-capacity BYTES", NULL, "cached bytes of all tracks, beyond their latest groups", "1GiB", "limits.cache_capacity", NULL},
     {"--cache-duration DUR", NULL, "keep groups older than the latest this long", "30s", "cache.duration",
      NULL},

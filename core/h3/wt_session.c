@@ -9,6 +9,7 @@
 #include "base/idmap.h"
 #include "base/log.h"
 #include "base/varint.h"
+#include "h3/h3_fields.h"
 #include "h3/h3_frame.h"
 
 #define MAX_CONTROL_FRAME 16384     /* SETTINGS, GOAWAY, ... on the control stream */
@@ -297,71 +298,11 @@ static void respond(wt_session *s, int64_t sid, int status, const char *allow, c
 /* ------------------------------------------------------------------------------------------ */
 /* Decoding field sections */
 
-typedef struct fields {
-  char method[16], protocol[32], scheme[16], status[8];
-  char authority[256], origin[256];
-  char path[4096];
-  char wt_protocol[256];
-  char wt_available[1024];
-  int too_long;
-} fields;
-
-static void field_set(fields *f, const char *name, size_t nlen, const uint8_t *v, size_t vlen) {
-  struct {
-    const char *name;
-    char *dst;
-    size_t size;
-  } map[] = {{":method", f->method, sizeof f->method},       {":protocol", f->protocol, sizeof f->protocol},
-             {":scheme", f->scheme, sizeof f->scheme},       {":status", f->status, sizeof f->status},
-             {":authority", f->authority, sizeof f->authority}, {":path", f->path, sizeof f->path},
-             {"origin", f->origin, sizeof f->origin},        {"wt-protocol", f->wt_protocol, sizeof f->wt_protocol},
-             {"wt-available-protocols", f->wt_available, sizeof f->wt_available}};
-  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-    if (strlen(map[i].name) != nlen || memcmp(map[i].name, name, nlen) != 0) continue;
-    if (vlen >= map[i].size) {
-      f->too_long = 1;
-      return;
-    }
-    memcpy(map[i].dst, v, vlen);
-    map[i].dst[vlen] = 0;
-    return;
-  }
-}
-
 /* Decodes a HEADERS payload with QPACK. 0, or -1 after closing the connection. */
-static int decode_fields(wt_session *s, int64_t sid, const uint8_t *p, size_t len, fields *f) {
-  memset(f, 0, sizeof *f);
-  nghttp3_qpack_stream_context *sctx = NULL;
-  if (nghttp3_qpack_stream_context_new(&sctx, sid, mem()) != 0) {
-    conn_error(s, H3_INTERNAL_ERROR, "out of memory");
-    return -1;
-  }
-  int rv = 0;
-  for (;;) {
-    nghttp3_qpack_nv nv;
-    uint8_t flags = 0;
-    nghttp3_ssize n = nghttp3_qpack_decoder_read_request(s->dec, sctx, &nv, &flags, p, len, 1);
-    if (n < 0) {
-      conn_error(s, H3_QPACK_DECOMPRESSION_FAILED, nghttp3_strerror((int)n));
-      rv = -1;
-      break;
-    }
-    p += n;
-    len -= (size_t)n;
-    if (flags & NGHTTP3_QPACK_DECODE_FLAG_EMIT) {
-      nghttp3_vec name = nghttp3_rcbuf_get_buf(nv.name), value = nghttp3_rcbuf_get_buf(nv.value);
-      field_set(f, (const char *)name.base, name.len, value.base, value.len);
-      nghttp3_rcbuf_decref(nv.name);
-      nghttp3_rcbuf_decref(nv.value);
-    }
-    if (flags & NGHTTP3_QPACK_DECODE_FLAG_FINAL) break;
-    if ((flags & NGHTTP3_QPACK_DECODE_FLAG_BLOCKED) || (n == 0 && !(flags & NGHTTP3_QPACK_DECODE_FLAG_EMIT))) {
-      conn_error(s, H3_QPACK_DECOMPRESSION_FAILED, "field section blocked or cut short");
-      rv = -1;
-      break;
-    }
-  }
-  nghttp3_qpack_stream_context_del(sctx);
+static int decode_fields(wt_session *s, int64_t sid, const uint8_t *p, size_t len, h3_fields *f) {
+  const char *why = "";
+  int rv = h3_fields_decode(s->dec, sid, p, len, f, &why);
+  if (rv < 0) conn_error(s, H3_QPACK_DECOMPRESSION_FAILED, why);
   /* Section acknowledgements, if the decoder has any (never with our zero-capacity table). */
   size_t dl = rv == 0 ? nghttp3_qpack_decoder_get_decoder_streamlen(s->dec) : 0;
   if (dl) {
@@ -467,29 +408,16 @@ static void session_capsules(wt_session *s, wt_stream *st) {
 /* ------------------------------------------------------------------------------------------ */
 /* Requests and responses */
 
-static void on_request_headers(wt_session *s, wt_stream *st, const fields *f, int fin) {
+static void on_request_headers(wt_session *s, wt_stream *st, const h3_fields *f, int fin) {
   int64_t sid = st->id;
   st->kind = SK_IGNORE; /* unless it becomes the session's CONNECT stream below */
   char q[300];
   LOG_DBG("h3_request", "conn=%s stream=%lld method=%s protocol=%s", quic_conn_log_id(s->conn), (long long)sid,
           log_quote(q, sizeof q, f->method), f->protocol[0] ? f->protocol : "-");
-  if (f->too_long) {
-    respond(s, sid, 431, NULL, "request header fields too large\n", fin);
-    return;
-  }
-  if (strcmp(f->method, "CONNECT") != 0) {
-    if (strcmp(f->method, "GET") == 0 || strcmp(f->method, "HEAD") == 0)
-      respond(s, sid, 404, NULL, "not found: this port serves MoQ over WebTransport (extended CONNECT)\n", fin);
-    else
-      respond(s, sid, 405, "CONNECT", "method not allowed: use CONNECT with :protocol webtransport\n", fin);
-    return;
-  }
-  if (strcmp(f->protocol, "webtransport") != 0) {
-    respond(s, sid, 501, NULL, "only the webtransport protocol is served here\n", fin);
-    return;
-  }
-  if (!f->path[0] || !f->authority[0] || !f->scheme[0]) {
-    respond(s, sid, 400, NULL, "extended CONNECT needs :scheme, :authority and :path\n", fin);
+  h3_request_verdict v;
+  h3_request_classify(f, &v);
+  if (v.status) {
+    respond(s, sid, v.status, v.allow, v.body, fin);
     return;
   }
   if (s->state != WS_IDLE) {
@@ -510,12 +438,9 @@ static void on_request_headers(wt_session *s, wt_stream *st, const fields *f, in
   }
   wt_request req = {.path = s->path, .authority = f->authority, .origin = f->origin};
   char pbuf[1024];
-  int n = f->wt_available[0]
-              ? h3_sf_list_strings(f->wt_available, strlen(f->wt_available), pbuf, sizeof pbuf, req.protocols,
-                                   WT_MAX_PROTOCOLS)
-              : 0;
+  int n = h3_fields_protocols(f, pbuf, sizeof pbuf, req.protocols, WT_MAX_PROTOCOLS);
   if (n < 0) {
-    LOG_DBG("wt_protocols_ignored", "conn=%s reason=\"wt-available-protocols does not parse\"",
+    LOG_DBG("wt_protocols_ignored", "conn=%s reason=\"wt-available-protocols has too many members\"",
             quic_conn_log_id(s->conn));
     n = 0;
   }
@@ -526,7 +451,7 @@ static void on_request_headers(wt_session *s, wt_stream *st, const fields *f, in
 }
 
 /* Client: the response to our CONNECT. */
-static void on_response_headers(wt_session *s, wt_stream *st, const fields *f) {
+static void on_response_headers(wt_session *s, wt_stream *st, const h3_fields *f) {
   int status = atoi(f->status);
   if (status >= 100 && status < 200) return; /* interim */
   st->got_headers = 1;
@@ -630,7 +555,7 @@ static void read_frames(wt_session *s, wt_stream *st, const uint8_t *data, size_
     } else if (fh.type == H3_FRAME_GOAWAY) {
       LOG_DBG("h3_goaway", "conn=%s", quic_conn_log_id(s->conn));
     } else if (fh.type == H3_FRAME_HEADERS) {
-      fields f;
+      h3_fields f;
       if (decode_fields(s, st->id, payload, plen, &f)) return;
       size_t rest = st->len - pos;
       if (st->kind == SK_REQUEST) {

@@ -202,6 +202,13 @@ size_t moq_session_unacked(moq_session *s) {
   return total;
 }
 
+void moq_session_counts_get(const moq_session *s, moq_session_counts *out) {
+  memset(out, 0, sizeof *out);
+  out->streams = idmap_size(&s->streams);
+  for (const serve_sub *x = s->serves; x; x = x->next) out->subscriptions++;
+  for (const consume *c = s->consumes; c; c = c->next) out->consumes++;
+}
+
 void moq_session_answer(moq_session *s, uint64_t ticket, int allow) {
   if (s->closing || !ticket) return;
   consume_answer(s, ticket, allow);

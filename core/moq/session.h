@@ -131,6 +131,13 @@ int moq_session_forward(moq_session *s, const char *path, track *t, void (*on_en
 void moq_session_unforward(moq_session *s, track *t);
 /* Tracks forwarded through the session right now. */
 size_t moq_session_forwarded(const moq_session *s);
+/* What the session holds right now (GET /stats). */
+typedef struct moq_session_counts {
+  size_t streams;       /* open streams, both directions */
+  size_t subscriptions; /* the peer's subscriptions this session serves */
+  size_t consumes;      /* announce interests this session has on the peer */
+} moq_session_counts;
+void moq_session_counts_get(const moq_session *s, moq_session_counts *out);
 /* Closes the session with code and reason (through the transport). */
 void moq_session_close(moq_session *s, uint64_t code, const char *reason);
 

@@ -420,7 +420,14 @@ int serve_subscribe_open(moq_session *s, mstream *st) {
   memcpy(name, m.track.p, m.track.len);
   name[m.track.len] = 0;
   size_t open_subs = 0;
-  for (serve_sub *x = s->serves; x; x = x->next) open_subs++;
+  for (serve_sub *x = s->serves; x; x = x->next) {
+    if (x->id == m.id) { /* ids are unique per session: group streams could not tell the two apart */
+      LOG_INF("subscribe_id_reused", "session=%s id=%llu", s->log_id, (unsigned long long)m.id);
+      sess_fail(s, MOQ_CODE_DUPLICATE, "subscribe id reused");
+      return -1;
+    }
+    open_subs++;
+  }
   if (open_subs >= s->cfg.max_subscriptions) {
     LOG_INF("limit_reached", "session=%s limit=subscriptions value=%zu", s->log_id, s->cfg.max_subscriptions);
     sess_reset(s, st->id, MOQ_CODE_BOUNDS);

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -670,6 +671,36 @@ static int on_http_request(void *ud, const http_request *req, http_response *res
     http_response_add_header(resp, "Cache-Control", "no-store");
     return 0;
   }
+  if (strcmp(req->path, "/stats") == 0) { /* what the relay holds now, for monitoring and the soak test */
+    size_t n = 0, admitted = 0, pos = 0;
+    moq_session_counts sum = {0}, one;
+    uint64_t key;
+    void *val;
+    while (idmap_next(&r->sessions, &pos, &key, &val)) {
+      relay_session *rs = val;
+      moq_session *ms = rs_session(rs);
+      n++;
+      admitted += rs->admitted != 0;
+      if (!ms) continue;
+      moq_session_counts_get(ms, &one);
+      sum.streams += one.streams;
+      sum.subscriptions += one.subscriptions;
+      sum.consumes += one.consumes;
+    }
+    char *body = malloc(256);
+    if (!body) return -1;
+    snprintf(body, 256,
+             "{\"sessions\":%zu,\"admitted\":%zu,\"streams\":%zu,\"subscriptions\":%zu,\"consumes\":%zu,"
+             "\"broadcasts\":%zu}\n",
+             n, admitted, sum.streams, sum.subscriptions, sum.consumes, origin_count(r->origin));
+    resp->status = 200;
+    resp->content_type = "application/json";
+    resp->body = (const uint8_t *)body;
+    resp->body_len = strlen(body);
+    resp->body_owned = 1;
+    http_response_add_header(resp, "Cache-Control", "no-store");
+    return 0;
+  }
   if (strcmp(req->path, "/health") == 0) {
     resp->status = 200;
     resp->content_type = text;
@@ -987,6 +1018,13 @@ relay *relay_new_worker(uv_loop_t *loop, const relay_config *cfg, const relay_wo
       snprintf(err, errlen, "web http listen %s: %s", cfg->web_http_listen, herr);
       goto fail_quic;
     }
+    /* The listener's deadline for a request (a WebSocket upgrade included) is the handshake
+     * limit: a TCP connection that never finishes its request is closed after it. */
+    http_server_options ho;
+    http_server_options_default(&ho);
+    uint64_t hto = cfg->limits.handshake_timeout_ms;
+    ho.idle_timeout_ms = hto > UINT_MAX ? UINT_MAX : (unsigned)hto;
+    http_server_set_options(r->http, &ho);
     struct sockaddr_storage hs;
     if (http_server_local_addr(r->http, &hs) == 0) addr_format((struct sockaddr *)&hs, haddr, sizeof haddr);
   }

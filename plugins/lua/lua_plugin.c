@@ -351,14 +351,21 @@ static void call_free(call *c) {
   if (--sc->running == 0 && sc->retired) script_close(sc);
 }
 
-/* Reads a list of path strings from the table at idx field name into out (max n). Returns count, or -1. */
+/* Pushes t[name] for the table at (absolute) idx, raw: a metatable's __index is never run here, outside
+ * a protected call, where its error would abort the relay. Returns the value's type. */
+static int raw_field(lua_State *L, int idx, const char *name) {
+  lua_pushstring(L, name);
+  return lua_rawget(L, idx);
+}
+
+/* Reads a list of path strings from the table at (absolute) idx field name into out (max n): a
+ * string, or a sequence of strings (read raw). Leaves the field's value on the stack, so that the
+ * strings stay anchored until the caller pops it. Returns the count, or -1. */
 static int read_list(lua_State *L, int idx, const char *name, const char **out, int max) {
-  int t = lua_getfield(L, idx, name);
+  int t = raw_field(L, idx, name);
   int n = 0;
   if (t == LUA_TSTRING) {
     out[n++] = lua_tostring(L, -1);
-    lua_pop(L, 1);
-    lua_pushnil(L); /* keep the stack shape: the string stays referenced by the table */
   } else if (t == LUA_TTABLE) {
     for (lua_Integer i = 1;; i++) {
       int et = lua_rawgeti(L, -1, i);
@@ -367,17 +374,15 @@ static int read_list(lua_State *L, int idx, const char *name, const char **out, 
         break;
       }
       if (et != LUA_TSTRING || n >= max) {
-        lua_pop(L, 2);
+        lua_pop(L, 1);
         return -1;
       }
       out[n++] = lua_tostring(L, -1); /* anchored by the table */
       lua_pop(L, 1);
     }
   } else if (t != LUA_TNIL) {
-    lua_pop(L, 1);
     return -1;
   }
-  lua_pop(L, 1);
   return n;
 }
 
@@ -403,18 +408,19 @@ static int answer_of(call *c, int nres, char *why, size_t whylen) {
     const char *pub[64], *sub[64];
     int np = read_list(L, base, "publish", pub, 64), ns = read_list(L, base, "subscribe", sub, 64);
     if (np < 0 || ns < 0) {
+      lua_settop(L, base + nres - 1);
       snprintf(why, whylen, "the grants table's publish/subscribe must be strings or lists of strings");
       return -1;
     }
-    lua_getfield(L, base, "root");
-    const char *root = lua_tostring(L, -1);
-    lua_getfield(L, base, "cluster");
+    raw_field(L, base, "root");
+    const char *root = lua_tostring(L, -1); /* a number becomes a string in place: still anchored */
+    raw_field(L, base, "cluster");
     int cluster = lua_toboolean(L, -1);
-    lua_getfield(L, base, "expires");
+    raw_field(L, base, "expires");
     int64_t expires = (int64_t)lua_tointeger(L, -1);
     int rv = c->sc->lp->core->grant(c->req, root, pub, (size_t)np, sub, (size_t)ns,
                                     cluster ? MOQ_GRANT_CLUSTER : 0, expires);
-    lua_pop(L, 3);
+    lua_settop(L, base + nres - 1); /* the two lists and the three fields */
     if (rv) {
       snprintf(why, whylen, "the grants table has an invalid root or path");
       return -1;
@@ -470,7 +476,13 @@ static int start_call(lua_plugin *lp, call_kind kind, const char *fn, moq_reques
                       const char *path, const char *track, const moq_event *ev) {
   script *sc = lp->cur;
   lua_State *L = sc->L;
-  if (lua_getglobal(L, fn) != LUA_TFUNCTION) {
+  /* raw: a strict-mode script's _G metatable errors on undefined names, which would abort the relay
+   * here, outside a protected call */
+  lua_pushglobaltable(L);
+  lua_pushstring(L, fn);
+  int ft = lua_rawget(L, -2);
+  lua_remove(L, -2);
+  if (ft != LUA_TFUNCTION) {
     lua_pop(L, 1);
     return MOQ_HOOK_PASS;
   }

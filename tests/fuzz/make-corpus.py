@@ -191,6 +191,86 @@ def hook():
         seed("fuzz_hook", s)
 
 
+def c_arrays(path):
+    """Every `const uint8_t NAME[] = {...};` of a unit test, as bytes."""
+    src = open(path).read()
+    for m in re.finditer(r"const uint8_t (\w+)\[\] = \{([^}]*)\};", src):
+        body = re.sub(r"/\*.*?\*/", "", m.group(2), flags=re.S)
+        vals = []
+        for tok in body.split(","):
+            tok = tok.strip()
+            if not tok:
+                continue
+            if re.fullmatch(r"'.'", tok):
+                vals.append(ord(tok[1]))
+            else:
+                vals.append(int(tok, 0) & 0xff)
+        yield m.group(1), bytes(vals)
+
+
+def qpack_int(first, prefix, v):
+    """RFC 7541 5.1 integer with a prefix of `prefix` bits, OR-ed into `first`."""
+    top = (1 << prefix) - 1
+    if v < top:
+        return bytes([first | v])
+    out = [first | top]
+    v -= top
+    while v >= 128:
+        out.append(v % 128 + 128)
+        v //= 128
+    out.append(v)
+    return bytes(out)
+
+
+def qpack_literal(fields):
+    """A QPACK field section of literal names and values, no Huffman, no dynamic table."""
+    out = b"\x00\x00"
+    for n, v in fields:
+        out += qpack_int(0x20, 3, len(n)) + n + qpack_int(0x00, 7, len(v)) + v
+    return out
+
+
+def h3():
+    # fuzz_h3.c: byte 0 = selector (0 frames, 1/2 capsules, 3 uni header, 4 bidi header, 5 datagram, 6 codes)
+    for name, data in c_arrays(os.path.join(TOP, "tests", "unit", "test_h3.c")):
+        for sel in range(7):
+            seed("fuzz_h3", bytes([sel]) + data, "%s-%d" % (name, sel))
+        seed("fuzz_h3", bytes([0, 0x04, len(data)]) + data, name + "-settings")  # as a SETTINGS payload
+    close = b"\x00\x00\x01\x00" + "bye \u00e9".encode()
+    seed("fuzz_h3", b"\x01" + bytes([0x80, 0x00, 0x28, 0x43, len(close)]) + close, "close")
+    # fuzz_sf.c / fuzz_wt_headers.c: the structured-field strings of the unit tests
+    src = open(os.path.join(TOP, "tests", "unit", "test_h3.c")).read()
+    for m in re.finditer(r'h3_sf_(?:list_strings|string_parse)\("((?:[^"\\]|\\.)*)"', src):
+        text = m.group(1).encode().decode("unicode_escape").encode("latin-1")
+        for sel in (0xff, 0x03, 0x41):
+            seed("fuzz_sf", bytes([sel]) + text)
+    connect = [(b":method", b"CONNECT"), (b":protocol", b"webtransport"), (b":scheme", b"https"),
+               (b":authority", b"localhost:4443"), (b":path", b"/anon?jwt=x"), (b"origin", b"https://a.example"),
+               (b"wt-available-protocols", b'"moq-lite-05", "moq-lite-04"')]
+    shapes = [connect, connect[:1] + [(b":protocol", b"websocket")], [(b":method", b"GET"), (b":path", b"/")],
+              connect[:3], [(b":method", b"POST")], connect + [(b":path", b"x" * 5000)],
+              [(b":status", b"200"), (b"wt-protocol", b'"moq-lite-05"')]]
+    for i, fields in enumerate(shapes):
+        seed("fuzz_wt_headers", b"\x00" + qpack_literal(fields), "raw-%d" % i)
+        seed("fuzz_wt_headers", b"\x01" + b"\x01".join(n + b"\x00" + v for n, v in fields), "nv-%d" % i)
+
+
+def lua():
+    # fuzz_lua.c: which (session, announce, subscribe, route, events), flags, exp, then 0xff-separated
+    # path, query, jwt, transport, protocol, remote, root, put, get, names, fingerprint, path, track
+    base = [b"anon/room", b"r=%01&root=anon&p=anon", b"eyJ.e30.sig", b"quic", b"moq-lite-05", b"127.0.0.1:4443",
+            b"anon", b"a\xfeb/c", b"", b"node.example\xfeother", b"ab12", b"anon/cam", b"video"]
+    for which in range(6):
+        for k in range(17):
+            f = list(base)
+            f[1] = b"r=%" + ("%02x" % k).encode() + b"x&root=anon"
+            f[11] = bytes([k]) + b"anon/cam"
+            f[12] = bytes([k]) + b"moql://localhost:4443/"
+            seed("fuzz_lua", bytes([which | (k << 3), 0x1f, 60]) + b"\xff".join(f), "w%d-k%d" % (which, k))
+
+
+h3()
+lua()
 lite()
 urls()
 conf()

@@ -7,7 +7,6 @@
 . "$top_srcdir/tests/integration/lib.sh"
 trap relay_cleanup EXIT
 relay_start --limit-frame-size 4MiB --log-level info
-rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$RELAY_PID/status"; }
 probe() { "$PROBE_BIN" --host 127.0.0.1 --port "$RELAY_PORT" --ca "$RELAY_CA" --server-name localhost --alpn moq-lite-04 "$@"; }
 
 garbage() { # 20000 datagrams of random bytes and sizes, some shaped like QUIC long headers
@@ -60,13 +59,7 @@ stalled() { # NAME: five subscribers that never read a broadcast of 12 x 1 MB gr
   close_publisher || :
 }
 
-start_publisher honest moq-lite-04 honest t
-HONEST_FIFO=$PUB_FIFO HONEST_PID=$PUB_PID HONEST_HOLD=$PUB_HOLD
-wait_log_count 'event=broadcast_start path=honest' 1 5 || fail "no honest broadcast"
-cli subscribe "$(relay_url)" honest t --count 4 >"$TEST_TMP/honest.out" 2>"$TEST_TMP/honest.err" &
-honest=$!
-wait_log_count 'event=subscribe session=.* path=honest' 1 5 || fail "the honest subscriber did not subscribe"
-printf 'one\n' >"$HONEST_FIFO"
+honest_start 4
 
 # two warm-up rounds (the allocator reaches its working set), then the baseline
 garbage
@@ -76,7 +69,7 @@ garbage
 cycles 300
 stalled wrm
 sleep 11 # the relay hands freed memory back every 10 s
-base=$(rss)
+base=$(relay_rss)
 ok "baseline RSS ${base} KiB (after two warm-up rounds)"
 
 garbage
@@ -91,20 +84,8 @@ kill -0 "$RELAY_PID" || fail "the relay died with subscribers that never read"
 ok "subscribers that never read 16 MB, and a 4 MB frame"
 
 printf 'three\nfour\n' >"$HONEST_FIFO"
-wait $honest || fail "the honest subscriber failed: $(cat "$TEST_TMP/honest.err")"
-[ "$(sort "$TEST_TMP/honest.out" | tr '\n' ' ')" = "four one three two " ] || fail "the honest subscriber got: $(cat "$TEST_TMP/honest.out")"
-ok "the honest subscriber got every frame"
-PUB_FIFO=$HONEST_FIFO PUB_PID=$HONEST_PID PUB_HOLD=$HONEST_HOLD
-close_publisher || :
+honest_finish "four one three two "
 
 sleep 11
-after=$(rss)
-ok "RSS after: ${after} KiB (baseline ${base} KiB)"
-if ldd "$RELAY_BIN" 2>/dev/null | grep -q libasan; then
-  ok "(AddressSanitizer build: its quarantine holds freed memory, so RSS says nothing here; LeakSanitizer checks at exit)"
-else
-  # 10% of a 7 MB process is below what glibc's arenas keep between measurements (seen: up to
-  # 2 MB either way on a loaded machine), hence the fixed allowance next to the 10%.
-  [ "$after" -le $((base + base / 10 + 2048)) ] || fail "the relay kept memory: ${after} KiB after, ${base} KiB before"
-fi
+memory_back "$base" "$(relay_rss)"
 relay_stop || fail "relay exit status $?"

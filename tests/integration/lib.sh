@@ -157,3 +157,41 @@ close_publisher() {
   wait "$PUB_HOLD" 2>/dev/null
   wait "$PUB_PID"
 }
+
+# ---- the abuse tests' honest pair and memory verdict ----
+# relay_rss / relay_fds: the test relay's resident memory (KiB) and open descriptors.
+relay_rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$RELAY_PID/status"; }
+relay_fds() { ls "/proc/$RELAY_PID/fd" | wc -l; }
+# honest_start N: an honest publisher (moq-lite-04, broadcast "honest", track t) and a subscriber
+# waiting for N frames; sends the first frame, "one". HONEST_FIFO takes the next frames.
+honest_start() {
+  start_publisher honest moq-lite-04 honest t
+  HONEST_FIFO=$PUB_FIFO HONEST_PID=$PUB_PID HONEST_HOLD=$PUB_HOLD
+  wait_log_count 'event=broadcast_start path=honest' 1 5 || fail "no honest broadcast"
+  cli subscribe "$(relay_url)" honest t --count "$1" >"$TEST_TMP/honest.out" 2>"$TEST_TMP/honest.err" &
+  HONEST_SUB=$!
+  wait_log_count 'event=subscribe session=.* path=honest' 1 5 || fail "the honest subscriber did not subscribe"
+  printf 'one\n' >"$HONEST_FIFO"
+}
+# honest_finish "WORD ... ": the subscriber must end with exactly these frames (sorted, each
+# followed by a space); then the publisher is closed.
+honest_finish() {
+  wait "$HONEST_SUB" || fail "the honest subscriber failed: $(cat "$TEST_TMP/honest.err")"
+  [ "$(sort "$TEST_TMP/honest.out" | tr '\n' ' ')" = "$1" ] || fail "the honest subscriber got: $(cat "$TEST_TMP/honest.out")"
+  ok "the honest subscriber got every frame"
+  PUB_FIFO=$HONEST_FIFO PUB_PID=$HONEST_PID PUB_HOLD=$HONEST_HOLD
+  close_publisher || :
+}
+# memory_back BASE_KIB AFTER_KIB [BASE_FDS AFTER_FDS]: fails when the descriptors grew, or RSS
+# beyond 10% + 2 MiB of the baseline (10% of a 7 MB process is below what glibc's arenas keep
+# between measurements: seen up to 2 MB either way on a loaded machine). No RSS verdict on an ASan
+# build, whose quarantine keeps freed memory on purpose (LeakSanitizer checks leaks at exit).
+memory_back() {
+  ok "after: RSS $2 KiB${4:+, $4 descriptors} (baseline $1 KiB${3:+, $3})"
+  if [ -n "${3:-}" ] && [ "$4" -gt "$3" ]; then fail "the relay kept descriptors: $4, baseline $3"; fi
+  if ldd "$RELAY_BIN" 2>/dev/null | grep -q libasan; then
+    ok "(AddressSanitizer build: RSS says nothing here; LeakSanitizer checks at exit)"
+  else
+    [ "$2" -le $(($1 + $1 / 10 + 2048)) ] || fail "the relay kept memory: $2 KiB after, $1 KiB before"
+  fi
+}

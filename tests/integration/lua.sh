@@ -127,6 +127,30 @@ wait_log_count 'reason="webtransport needs the key" plugin=lua' 1 5 || fail "the
 ok "a Lua script admits and refuses WebTransport sessions"
 relay_stop || fail "relay exit status $?"
 
+# scripts that read undefined globals as errors (strict mode) and answer with tables whose metatable
+# errors: the relay reads both raw, so each session is decided and the relay stays up (both used to
+# abort the process: a Lua error outside a protected call; found by tests/fuzz/fuzz_lua)
+cat >"$TEST_TMP/strict.lua" <<'LUA'
+function on_session(req)
+  if req.query.meta then return setmetatable({}, {__index = function(t, k) error("no field " .. k) end}) end
+  return nil
+end
+-- no on_announce, on_subscribe or on_route: looking them up must not run this
+setmetatable(_G, {__index = function(t, k) error("undefined global " .. tostring(k), 2) end})
+LUA
+relay_start --auth-public anon --lua "$TEST_TMP/strict.lua"
+l5 announced "$(relay_url "anon?meta=1")" --count 1 >/dev/null 2>&1 &
+meta=$!
+wait_log_count 'event=session_refused .*path=/anon reason="the token grants nothing' 1 5 ||
+  fail "a grants table with a failing __index was not read as an empty grant"
+PUB_PATH=anon start_publisher strict moq-lite-05 cam t
+wait_log_count 'event=broadcast_start path=anon/cam' 1 5 || fail "a strict-mode script without on_announce stopped a publisher"
+kill -0 "$RELAY_PID" || fail "the relay died on a strict-mode script or a grants table with a metatable"
+wait $meta 2>/dev/null
+close_publisher || :
+ok "strict-mode scripts and metatables on answers do not abort the relay"
+relay_stop || fail "relay exit status $?"
+
 # the shipped examples load
 for f in "$top_srcdir"/lua/*.lua; do
   relay_start --auth-public anon --lua "$f"

@@ -2,9 +2,11 @@
  * handshake, prints "alpn=<negotiated>" and "fingerprint=..." and closes cleanly.
  *   quic-probe --host H --port P [--server-name NAME] [--alpn a,b,...] [--ca FILE | --fingerprint HEX |
  *              --insecure] [--expect-alpn NAME] [--timeout-ms N]
- *              [--bidi HEX]... [--uni HEX]... [--hold-ms N]
+ *              [--bidi HEX]... [--uni HEX]... [--reply HEX] [--hold-ms N]
  * With --bidi/--uni it opens a stream per argument after the handshake, writes the bytes (hex) with
- * FIN (none when HEX ends with '+'), and for --hold-ms prints what the peer does: "reset STREAM CODE", "stop STREAM CODE",
+ * FIN (none when HEX ends with '+'); --reply writes HEX (no FIN) once on each bidi stream the peer
+ * opens, when its first bytes arrive (to answer a request with hand-made bytes). For --hold-ms it
+ * prints what the peer does: "reset STREAM CODE", "stop STREAM CODE",
  * "data STREAM HEX", "fin STREAM", and "closed app|transport CODE" (exit 0 then too).
  * Exit: 0 connected (and ALPN as expected), 1 handshake failed, 2 usage, 3 other ALPN, 4 timeout. */
 #include <getopt.h>
@@ -20,6 +22,9 @@
 typedef struct probe {
   const char *sends[16]; /* "b:HEX" or "u:HEX" */
   size_t n_sends;
+  const char *reply;     /* HEX for each peer bidi stream, or NULL */
+  int64_t replied[64];   /* peer streams answered */
+  size_t n_replied;
   long hold_ms;
   int holding;
   const char *expect_alpn;
@@ -60,7 +65,7 @@ static void on_ready(quic_conn *c, void *ud) {
   fflush(stdout);
   int ok = !p->expect_alpn || strcmp(p->expect_alpn, alpn) == 0;
   if (!ok) fprintf(stderr, "quic-probe: negotiated %s, expected %s\n", alpn, p->expect_alpn);
-  if (ok && p->n_sends) {
+  if (ok && (p->n_sends || p->reply)) {
     for (size_t i = 0; i < p->n_sends; i++) {
       uint8_t buf[4096];
       int n = unhex(p->sends[i] + 2, buf, sizeof buf);
@@ -81,7 +86,19 @@ static void on_ready(quic_conn *c, void *ud) {
   finish(p, ok ? 0 : 3);
 }
 
+static void maybe_reply(probe *p, quic_conn *c, int64_t sid) {
+  if (!p->reply || (sid & 3) != 1) return; /* only the server's bidi streams */
+  for (size_t i = 0; i < p->n_replied; i++)
+    if (p->replied[i] == sid) return;
+  if (p->n_replied == sizeof p->replied / sizeof p->replied[0]) return;
+  p->replied[p->n_replied++] = sid;
+  uint8_t buf[4096];
+  int n = unhex(p->reply, buf, sizeof buf);
+  if (n > 0) quic_conn_write_copy(c, sid, buf, (size_t)n);
+}
+
 static void on_data(quic_conn *c, int64_t sid, const uint8_t *data, size_t len, int fin, void *ud) {
+  maybe_reply(ud, c, sid);
   printf("data %lld ", (long long)sid);
   for (size_t i = 0; i < len; i++) printf("%02x", data[i]);
   printf("\n");
@@ -134,7 +151,7 @@ int main(int argc, char **argv) {
       {"insecure", no_argument, 0, 'k'},     {"expect-alpn", required_argument, 0, 'e'},
       {"timeout-ms", required_argument, 0, 't'}, {"verbose", no_argument, 0, 'v'},
       {"bidi", required_argument, 0, 'B'},       {"uni", required_argument, 0, 'U'},
-      {"hold-ms", required_argument, 0, 'H'},
+      {"hold-ms", required_argument, 0, 'H'},     {"reply", required_argument, 0, 'R'},
       {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -158,6 +175,7 @@ int main(int argc, char **argv) {
       break;
     }
     case 'H': p.hold_ms = strtol(optarg, NULL, 10); break;
+    case 'R': p.reply = optarg; break;
     default: return 2;
     }
   }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "h3/h3_fields.h"
 #include "h3/h3_frame.h"
 
 /* ---- frames ------------------------------------------------------------------------------- */
@@ -349,6 +350,101 @@ START_TEST(test_sf_string) {
 }
 END_TEST
 
+
+/* Encodes nv with a zero-capacity QPACK encoder (as wt_session's) into out; returns the length. */
+static size_t qpack_encode(const nghttp3_nv *nv, size_t n, uint8_t *out, size_t cap) {
+  nghttp3_qpack_encoder *enc = NULL;
+  ck_assert_int_eq(nghttp3_qpack_encoder_new2(&enc, 0, 1, nghttp3_mem_default()), 0);
+  nghttp3_qpack_encoder_set_max_dtable_capacity(enc, 0);
+  nghttp3_buf pb, rb, eb;
+  nghttp3_buf_init(&pb);
+  nghttp3_buf_init(&rb);
+  nghttp3_buf_init(&eb);
+  ck_assert_int_eq(nghttp3_qpack_encoder_encode(enc, &pb, &rb, &eb, 0, nv, n), 0);
+  size_t len = nghttp3_buf_len(&pb) + nghttp3_buf_len(&rb);
+  ck_assert_uint_le(len, cap);
+  memcpy(out, pb.pos, nghttp3_buf_len(&pb));
+  memcpy(out + nghttp3_buf_len(&pb), rb.pos, nghttp3_buf_len(&rb));
+  nghttp3_buf_free(&pb, nghttp3_mem_default());
+  nghttp3_buf_free(&rb, nghttp3_mem_default());
+  nghttp3_buf_free(&eb, nghttp3_mem_default());
+  nghttp3_qpack_encoder_del(enc);
+  return len;
+}
+
+#define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, NGHTTP3_NV_FLAG_NONE}
+
+START_TEST(test_fields_connect) {
+  const nghttp3_nv nv[] = {NV(":method", "CONNECT"), NV(":protocol", "webtransport"), NV(":scheme", "https"),
+                           NV(":authority", "relay.example:443"), NV(":path", "/room?jwt=x"),
+                           NV("origin", "https://app.example"), NV("x-other", "ignored"),
+                           NV("wt-available-protocols", "\"moq-lite-05\", token, \"moq-lite-04\";q=1")};
+  uint8_t buf[1024];
+  size_t len = qpack_encode(nv, sizeof nv / sizeof nv[0], buf, sizeof buf);
+  nghttp3_qpack_decoder *dec = NULL;
+  ck_assert_int_eq(nghttp3_qpack_decoder_new(&dec, 0, 0, nghttp3_mem_default()), 0);
+  h3_fields f;
+  const char *why = NULL;
+  ck_assert_int_eq(h3_fields_decode(dec, 0, buf, len, &f, &why), 0);
+  ck_assert_str_eq(f.method, "CONNECT");
+  ck_assert_str_eq(f.path, "/room?jwt=x");
+  ck_assert_str_eq(f.origin, "https://app.example");
+  ck_assert_int_eq(f.too_long, 0);
+  h3_request_verdict v;
+  h3_request_classify(&f, &v);
+  ck_assert_int_eq(v.status, 0);
+  char pbuf[64];
+  const char *items[4];
+  ck_assert_int_eq(h3_fields_protocols(&f, pbuf, sizeof pbuf, items, 4), 2);
+  ck_assert_str_eq(items[0], "moq-lite-05");
+  ck_assert_str_eq(items[1], "moq-lite-04");
+  ck_assert_int_eq(h3_fields_protocols(&f, pbuf, sizeof pbuf, items, 1), -1);
+  /* cut short: the decoder wants the rest of the section */
+  ck_assert_int_eq(h3_fields_decode(dec, 4, buf, len - 3, &f, &why), -1);
+  ck_assert_ptr_nonnull(why);
+  /* a reference into a dynamic table we never allowed */
+  const uint8_t dyn[] = {0x02, 0x00, 0x80};
+  ck_assert_int_eq(h3_fields_decode(dec, 8, dyn, sizeof dyn, &f, &why), -1);
+  nghttp3_qpack_decoder_del(dec);
+}
+END_TEST
+
+START_TEST(test_fields_classify) {
+  h3_fields f;
+  h3_request_verdict v;
+  memset(&f, 0, sizeof f);
+  strcpy(f.method, "GET");
+  h3_request_classify(&f, &v);
+  ck_assert_int_eq(v.status, 404);
+  strcpy(f.method, "POST");
+  h3_request_classify(&f, &v);
+  ck_assert_int_eq(v.status, 405);
+  ck_assert_str_eq(v.allow, "CONNECT");
+  strcpy(f.method, "CONNECT");
+  strcpy(f.protocol, "websocket");
+  h3_request_classify(&f, &v);
+  ck_assert_int_eq(v.status, 501);
+  strcpy(f.protocol, "webtransport");
+  strcpy(f.scheme, "https");
+  strcpy(f.path, "/");
+  h3_request_classify(&f, &v);
+  ck_assert_int_eq(v.status, 400); /* no :authority */
+  char big[5000];
+  memset(big, 'a', sizeof big);
+  h3_fields_set(&f, ":path", 5, (const uint8_t *)big, sizeof big);
+  ck_assert_int_eq(f.too_long, 1);
+  h3_request_classify(&f, &v);
+  ck_assert_int_eq(v.status, 431);
+  h3_fields_set(&f, ":authorityx", 11, (const uint8_t *)"x", 1); /* not ours: ignored */
+  ck_assert_str_eq(f.authority, "");
+  /* a list that does not parse is ignored */
+  strcpy(f.wt_available, "\"a\", (");
+  char pbuf[64];
+  const char *items[4];
+  ck_assert_int_eq(h3_fields_protocols(&f, pbuf, sizeof pbuf, items, 4), 0);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("h3");
   TCase *f = tcase_create("frames");
@@ -368,6 +464,8 @@ int main(void) {
   TCase *sf = tcase_create("structured-fields");
   tcase_add_test(sf, test_sf_list);
   tcase_add_test(sf, test_sf_string);
+  tcase_add_test(sf, test_fields_connect);
+  tcase_add_test(sf, test_fields_classify);
   suite_add_tcase(s, sf);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
