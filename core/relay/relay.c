@@ -691,8 +691,9 @@ static int on_http_request(void *ud, const http_request *req, http_response *res
     if (!body) return -1;
     snprintf(body, 256,
              "{\"sessions\":%zu,\"admitted\":%zu,\"streams\":%zu,\"subscriptions\":%zu,\"consumes\":%zu,"
-             "\"broadcasts\":%zu}\n",
-             n, admitted, sum.streams, sum.subscriptions, sum.consumes, origin_count(r->origin));
+             "\"broadcasts\":%zu,\"worker\":%u,\"workers\":%u}\n",
+             n, admitted, sum.streams, sum.subscriptions, sum.consumes, origin_count(r->origin), r->worker,
+             r->workers);
     resp->status = 200;
     resp->content_type = "application/json";
     resp->body = (const uint8_t *)body;
