@@ -53,11 +53,12 @@ static void stream_drop_data(quic_stream *s) {
     chunk_unref(g->data);
     free(g);
   }
-  s->head = s->tail = NULL;
+  s->head = s->tail = s->cur = NULL;
   s->base = s->sent = s->end;
 }
 
 static void stream_free(quic_conn *c, quic_stream *s) {
+  if (c->last_stream == s) c->last_stream = NULL;
   stream_pending_del(c, s);
   idmap_del(&c->stream_ids, (uint64_t)s->id);
   if (s->aprev) s->aprev->anext = s->anext;
@@ -79,7 +80,10 @@ static void free_all_streams(quic_conn *c) {
 
 /* The send state of a stream, created on demand; NULL if the stream does not exist. */
 static quic_stream *stream_get(quic_conn *c, int64_t id, int create) {
+  /* Writes come in runs on one stream (a frame's header, then its payload): the last one is kept. */
+  if (c->last_stream && c->last_stream->id == id) return c->last_stream;
   quic_stream *s = idmap_get(&c->stream_ids, (uint64_t)id);
+  if (s) c->last_stream = s;
   if (s || !create) return s;
   s = calloc(1, sizeof *s);
   if (!s) return NULL;
@@ -97,6 +101,7 @@ static quic_stream *stream_get(quic_conn *c, int64_t id, int create) {
   s->anext = c->streams;
   if (c->streams) c->streams->aprev = s;
   c->streams = s;
+  c->last_stream = s;
   return s;
 }
 
@@ -107,6 +112,7 @@ static void stream_ack(quic_stream *s, uint64_t upto) {
     s->base += g->len;
     s->head = g->next;
     if (!s->head) s->tail = NULL;
+    if (s->cur == g) s->cur = NULL;
     chunk_unref(g->data);
     free(g);
   }
@@ -115,14 +121,24 @@ static void stream_ack(quic_stream *s, uint64_t upto) {
     s->head->off += k;
     s->head->len -= k;
     s->base = upto;
+    if (s->cur == s->head) s->cur_base = upto;
   }
 }
 
-/* Fills vec with the unsent bytes of s; returns the count. */
-static size_t stream_unsent(const quic_stream *s, ngtcp2_vec *vec, size_t max) {
+/* Fills vec with the unsent bytes of s; returns the count. Starts at the send cursor, which it moves
+ * up to the first segment with unsent bytes (acknowledged and sent segments are not walked again). */
+static size_t stream_unsent(quic_stream *s, ngtcp2_vec *vec, size_t max) {
+  if (!s->cur) {
+    s->cur = s->head;
+    s->cur_base = s->base;
+  }
+  while (s->cur && s->cur->next && s->cur_base + s->cur->len <= s->sent) { /* the last one stays */
+    s->cur_base += s->cur->len;
+    s->cur = s->cur->next;
+  }
   size_t n = 0;
-  uint64_t pos = s->base;
-  for (const quic_seg *g = s->head; g && n < max; g = g->next) {
+  uint64_t pos = s->cur_base;
+  for (const quic_seg *g = s->cur; g && n < max; g = g->next) {
     uint64_t gend = pos + g->len;
     if (gend > s->sent) {
       size_t skip = s->sent > pos ? (size_t)(s->sent - pos) : 0;
@@ -498,6 +514,7 @@ static void conn_enter_end(quic_conn *c, quic_conn_state st) {
   ngtcp2_duration pto = c->conn ? ngtcp2_conn_get_pto(c->conn) : 0;
   uint64_t ms = pto * 3 / NGTCP2_MILLISECONDS;
   if (ms < 10) ms = 10;
+  c->timer_due = UINT64_MAX;
   uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 
@@ -641,10 +658,15 @@ static void on_timer(uv_timer_t *t) {
   quic_conn_flush(c);
 }
 
+/* Arms the timer for ngtcp2's next expiry; one already set for the same loop millisecond stays (a
+ * restart is a removal and an insertion in libuv's timer heap, at every flush of every connection). */
 static void arm_timer(quic_conn *c) {
   ngtcp2_tstamp exp = ngtcp2_conn_get_expiry(c->conn);
   ngtcp2_tstamp now = now_ts();
   uint64_t ms = exp > now ? (exp - now + NGTCP2_MILLISECONDS - 1) / NGTCP2_MILLISECONDS : 0;
+  uint64_t due = uv_now(c->ep->loop) + ms;
+  if (due == c->timer_due && uv_is_active((uv_handle_t *)&c->timer)) return;
+  c->timer_due = due;
   uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 
