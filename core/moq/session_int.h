@@ -37,10 +37,12 @@ typedef struct serve_sub serve_sub;
 /* A group being sent to the peer on its own uni stream. */
 struct group_out {
   serve_sub *sub;     /* borrowed; NULL once the subscription is gone */
+  uint64_t sub_id;    /* the peer's subscribe id, for the group header */
   group *g;           /* owned reference */
   int64_t sid;
   size_t next_frame;  /* the next frame of g to write */
   int ended;          /* FIN or reset sent */
+  int header_sent;    /* the group header is queued (it waits for the first frame or the end) */
   uint64_t began_ms;
   size_t bytes;       /* written and counted in sub->open_bytes (0 once reset) */
   group_out *next, *prev;

@@ -206,8 +206,11 @@ static void out_count(group_out *o, size_t n) {
   if (o->sub) o->sub->open_bytes += n;
 }
 
+static int out_header(moq_session *s, group_out *o);
+
 static void out_end(moq_session *s, group_out *o, int reset, uint64_t code) {
   if (o->ended) return;
+  if (!reset && out_header(s, o) < 0) reset = 1, code = MOQ_CODE_CANCEL;
   o->ended = 1;
   if (reset) {
     sess_reset(s, o->sid, code); /* what was queued is dropped */
@@ -218,10 +221,33 @@ static void out_end(moq_session *s, group_out *o, int reset, uint64_t code) {
   }
 }
 
+/* Queues the group header on o's stream, once. It goes with the first frame (or the end of the
+ * group), not alone when the group begins: a lone header would cost every subscriber a packet of
+ * its own, and the frame behind it would wait out the pacing delay that packet set. 0 or -1. */
+static int out_header(moq_session *s, group_out *o) {
+  if (o->header_sent) return 0;
+  o->header_sent = 1;
+  moq_buf b;
+  moq_buf_init(&b);
+  moq_group hdr = {.subscribe_id = o->sub ? o->sub->id : o->sub_id, .sequence = o->g->seq};
+  int rv = -1;
+  if (moq_uni_type_encode(&b, s->version, MOQ_UNI_GROUP) >= 0 && moq_group_encode(&b, s->version, &hdr) >= 0 &&
+      sess_send(s, o->sid, &b) >= 0) {
+    out_count(o, b.len);
+    rv = 0;
+  }
+  moq_buf_free(&b);
+  return rv;
+}
+
 /* Writes frames [o->next_frame, upto] of the group: the cached header slice for our version and the
  * shared payload, both by reference. */
 static void out_write(moq_session *s, group_out *o, size_t upto) {
   group *g = o->g;
+  if (!o->ended && o->next_frame <= upto && o->next_frame < g->n_frames && out_header(s, o) < 0) {
+    out_end(s, o, 1, MOQ_CODE_CANCEL);
+    return;
+  }
   while (!o->ended && o->next_frame <= upto && o->next_frame < g->n_frames) {
     frame *f = &g->frames[o->next_frame++];
     size_t hoff = s->version >= MOQ_LITE_05 ? f->hdr_a : 0;
@@ -294,6 +320,7 @@ static int start_group(moq_session *s, serve_sub *ss, group *g) {
     return 0;
   }
   o->sub = ss;
+  o->sub_id = ss->id;
   o->g = group_ref(g);
   o->sid = st->id;
   o->began_ms = sess_now_ms();
@@ -305,17 +332,6 @@ static int start_group(moq_session *s, serve_sub *ss, group *g) {
   if (ss->outs) ss->outs->prev = o;
   else ss->outs_tail = o;
   ss->outs = o;
-  moq_buf b;
-  moq_buf_init(&b);
-  moq_group hdr = {.subscribe_id = ss->id, .sequence = g->seq};
-  if (moq_uni_type_encode(&b, s->version, MOQ_UNI_GROUP) < 0 || moq_group_encode(&b, s->version, &hdr) < 0 ||
-      sess_send(s, o->sid, &b) < 0) {
-    moq_buf_free(&b);
-    out_end(s, o, 1, MOQ_CODE_CANCEL);
-    return 0;
-  }
-  out_count(o, b.len);
-  moq_buf_free(&b);
   if (g->n_frames) out_write(s, o, g->n_frames - 1);
   if (g->done) out_end(s, o, g->aborted, MOQ_CODE_DROPPED);
   shed_old(s, ss, g);

@@ -288,11 +288,19 @@ static int cb_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t sid, uint6
     ngtcp2_conn_set_stream_user_data(conn, sid, NULL);
     stream_free(c, stream_ud);
   }
-  /* The stream limit bounds streams open at once, not over the connection's life: a closed peer
-   * stream lets the peer open another (a group per stream would stop at the limit otherwise). */
+  /* The stream limit bounds streams open at once, not over the connection's life: closed peer
+   * streams let the peer open others (a group per stream would stop at the limit otherwise). The
+   * credit goes back a quarter of the limit at a time: one MAX_STREAMS per closed stream would make
+   * the peer acknowledge a packet per group (a subscriber sends one per group it receives). */
   if (!ngtcp2_conn_is_local_stream(conn, sid)) {
-    if (ngtcp2_is_bidi_stream(sid)) ngtcp2_conn_extend_max_streams_bidi(conn, 1);
-    else ngtcp2_conn_extend_max_streams_uni(conn, 1);
+    int bidi = ngtcp2_is_bidi_stream(sid);
+    uint64_t limit = bidi ? c->ep->settings.max_streams_bidi : c->ep->settings.max_streams_uni;
+    uint64_t *closed = bidi ? &c->peer_bidi_closed : &c->peer_uni_closed;
+    if (++*closed >= (limit / 4 ? limit / 4 : 1)) {
+      if (bidi) ngtcp2_conn_extend_max_streams_bidi(conn, *closed);
+      else ngtcp2_conn_extend_max_streams_uni(conn, *closed);
+      *closed = 0;
+    }
   }
   if (c->handler && c->handler->on_stream_closed && c->state <= QC_READY)
     c->handler->on_stream_closed(c, sid, c->handler_data);

@@ -70,6 +70,7 @@ struct quic_conn {
   quic_stream *streams;         /* owned: every stream state, for teardown */
   idmap stream_ids;             /* stream id -> quic_stream (borrowed from `streams`) */
   quic_stream *last_stream;     /* borrowed: the stream stream_get found last, or NULL */
+  uint64_t peer_uni_closed, peer_bidi_closed; /* peer streams closed, not yet given back as credit */
   quic_stream *pend_head, *pend_tail; /* streams with data or FIN to send */
   quic_dgram *dg_head, *dg_tail;      /* owned datagrams to send */
   uint8_t *close_pkt;           /* owned: the CONNECTION_CLOSE packet while closing */
