@@ -23,11 +23,13 @@ static void conn_schedule(quic_conn *c) {
 /* ------------------------------------------------------------------------------------------ */
 /* Streams */
 
-/* Keeps the pending list ordered by priority, highest first; equal priorities take turns. */
+/* Keeps the pending list ordered by priority, highest first; equal priorities take turns. A stream
+ * above every pending one (a new group: the newest goes first) is put at the head without a walk. */
 static void stream_pending_add(quic_conn *c, quic_stream *s) {
   if (s->pending) return;
   s->pending = 1;
   quic_stream *after = c->pend_tail;
+  if (c->pend_head && c->pend_head->prio < s->prio) after = NULL;
   while (after && after->prio < s->prio) after = after->pprev;
   s->pprev = after;
   s->pnext = after ? after->pnext : c->pend_head;
