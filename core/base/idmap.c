@@ -7,7 +7,8 @@
  * next slot is empty, the slot and the tombstones just before it become empty again. Nothing ever
  * moves on a deletion, so deleting the current key while iterating is safe. */
 
-#define TOMBSTONE ((void *)&idmap_init) /* a value no caller can store: the address of a function */
+static const char tombstone_mark; /* never written: its address marks a tombstone */
+#define TOMBSTONE ((void *)&tombstone_mark)
 
 static size_t slot_of(uint64_t key, size_t cap) {
   key ^= key >> 33;
