@@ -129,11 +129,6 @@ def main():
     p("latency: publisher send to subscriber receive, both in moq-bench (one clock); recv: frames of the window received;")
     p("lag: how late moq-bench's publisher timer fired (its own delays, p99); runq: time the relay and moq-bench were")
     p("runnable but waiting for a CPU (other work on the machine), as a share of the window (/proc/PID/schedstat).")
-    over = [f"{f['series']}/{f['subs']}" for f in points if f["ok"] and f["streams"] > 1024 and f["lost"]]
-    if over:
-        p(f"! {', '.join(over)}: over 1024 groups (one QUIC stream each) on one connection; this relay never raises")
-        p("  MAX_STREAMS (no ngtcp2_conn_extend_max_streams_* in core/quic/conn.c), so delivery stops at the 1024th:")
-        p("  the losses there are that, not load.")
     if bench_bound:
         p("* moq-bench itself used 90 % or more of its core: latency and loss at that point include its own queueing.")
     if rate and "connect_ms" not in rate:

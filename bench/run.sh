@@ -25,9 +25,7 @@
 # subscriber, against the 1-subscriber point of the same series (same durations, so the same cache).
 # (A short --cache-duration would leave the cache out, but evicting a group that is still arriving
 # releases it twice in origin.c's cache_evict, and the relay then crashes under load.)
-# Each point is kept short (8 s measured): this relay stops delivering a track after 1024 groups on a
-# connection (it never raises QUIC's MAX_STREAMS), which 60 fps of one-frame groups reaches in 17 s
-# from the publisher's start; the audio points (100 groups/s) reach it anyway, and the report says so.
+# Each point is kept short (8 s measured after a 2 s warm-up).
 # With two or more CPUs, the server side (ngtcp2 server, relay) is pinned to CPU 0 and the client
 # side (ngtcp2 client, moq-bench) to CPU 1 (BENCH_PIN=0 to leave scheduling alone).
 #

@@ -1,5 +1,5 @@
-/* idmap: uint64 key -> pointer, an open-addressing hash table (stream ids, subscribe ids, ...).
- * Values are borrowed pointers; NULL values cannot be stored. */
+/* idmap: uint64 key -> pointer, an open-addressing hash table (stream ids, subscribe ids, ...): O(1)
+ * get, put and del, at most half full. Values are borrowed pointers; NULL values cannot be stored. */
 #ifndef MOQ_BASE_IDMAP_H
 #define MOQ_BASE_IDMAP_H
 
@@ -8,13 +8,12 @@
 
 typedef struct idmap_slot {
   uint64_t key;
-  void *value; /* borrowed; NULL = empty */
-  uint8_t tombstone;
+  void *value; /* borrowed; NULL = empty, or idmap.c's tombstone marker */
 } idmap_slot;
 
 typedef struct idmap {
   idmap_slot *slots; /* owned; NULL until the first put */
-  size_t cap, used, filled;
+  size_t cap, used, filled; /* filled: live entries and tombstones, at most cap / 2 */
 } idmap;
 
 /* Initializes an empty map (no allocation). */

@@ -37,11 +37,14 @@ typedef struct serve_sub serve_sub;
 /* A group being sent to the peer on its own uni stream. */
 struct group_out {
   serve_sub *sub;     /* borrowed; NULL once the subscription is gone */
+  uint64_t sub_id;    /* the peer's subscribe id, for the group header */
   group *g;           /* owned reference */
   int64_t sid;
   size_t next_frame;  /* the next frame of g to write */
   int ended;          /* FIN or reset sent */
+  int header_sent;    /* the group header is queued (it waits for the first frame or the end) */
   uint64_t began_ms;
+  size_t bytes;       /* written and counted in sub->open_bytes (0 once reset) */
   group_out *next, *prev;
 };
 
@@ -57,7 +60,10 @@ struct serve_sub {
   uint64_t first_seq;   /* groups older than this are not sent */
   uint64_t last_seq;    /* newest group sent */
   group *waiting;       /* owned reference: a group waiting for a stream */
-  group_out *outs;      /* owned list */
+  group_out *outs;      /* owned list, newest first */
+  group_out *outs_tail; /* the oldest of outs */
+  size_t open_bytes;    /* bytes written on the group streams in outs that were not reset: at least
+                           what they still have queued, so shedding needs no walk while it is small */
   uint64_t gate;        /* ticket of the on_subscribe / on_route answer awaited, 0 = none */
   int routing;          /* the awaited answer is on_route's */
   char *gate_path;      /* owned while gated: global broadcast path */
@@ -161,10 +167,12 @@ struct moq_session {
   char *url_path;            /* owned: server: the URL path and query of the transport's request
                                 (WebSocket), the session's path unless its setup names one */
   serve_sub *serves;
+  size_t n_serves;           /* length of serves */
   up_sub *ups;
   import *imports;
   consume *consumes;
   serve_ann *anns;
+  size_t n_anns;             /* length of anns */
   int pending_opens;         /* something waits for stream credit */
   uint64_t next_ticket;      /* gate tickets (0 is never used) */
   pending_ann *pending_anns; /* owned list */

@@ -111,9 +111,7 @@ int serve_announce_open(moq_session *s, mstream *st) {
   }
   memmove(st->rx.data, st->rx.data + n, st->rx.len - (size_t)n);
   st->rx.len -= (size_t)n;
-  size_t open_anns = 0;
-  for (serve_ann *x = s->anns; x; x = x->next) open_anns++;
-  if (open_anns >= s->cfg.max_announce_interests) {
+  if (s->n_anns >= s->cfg.max_announce_interests) {
     LOG_INF("limit_reached", "session=%s limit=announce_interests value=%zu", s->log_id, s->cfg.max_announce_interests);
     sess_reset(s, st->id, MOQ_CODE_BOUNDS);
     st->kind = SK_IDLE;
@@ -133,6 +131,7 @@ int serve_announce_open(moq_session *s, mstream *st) {
   a->next = s->anns;
   if (s->anns) s->anns->prev = a;
   s->anns = a;
+  s->n_anns++;
 
   /* What the peer may see: the whole prefix if a grant covers it, else the grants inside it. */
   char watch_bases[8][2200];
@@ -181,6 +180,7 @@ static void serve_ann_free(moq_session *s, serve_ann *a) {
   if (a->prev) a->prev->next = a->next;
   else s->anns = a->next;
   if (a->next) a->next->prev = a->prev;
+  s->n_anns--;
   free(a->prefix);
   free(a->base);
   free(a);
@@ -193,21 +193,61 @@ static void out_unlink(serve_sub *ss, group_out *o) {
   if (o->prev) o->prev->next = o->next;
   else ss->outs = o->next;
   if (o->next) o->next->prev = o->prev;
+  else ss->outs_tail = o->prev;
+  ss->open_bytes -= o->bytes;
+  o->bytes = 0;
   o->next = o->prev = NULL;
   o->sub = NULL;
 }
 
+/* Counts n more bytes written on o's stream. */
+static void out_count(group_out *o, size_t n) {
+  o->bytes += n;
+  if (o->sub) o->sub->open_bytes += n;
+}
+
+static int out_header(moq_session *s, group_out *o);
+
 static void out_end(moq_session *s, group_out *o, int reset, uint64_t code) {
   if (o->ended) return;
+  if (!reset && out_header(s, o) < 0) reset = 1, code = MOQ_CODE_CANCEL;
   o->ended = 1;
-  if (reset) sess_reset(s, o->sid, code);
-  else sess_fin(s, o->sid);
+  if (reset) {
+    sess_reset(s, o->sid, code); /* what was queued is dropped */
+    if (o->sub) o->sub->open_bytes -= o->bytes;
+    o->bytes = 0;
+  } else {
+    sess_fin(s, o->sid);
+  }
+}
+
+/* Queues the group header on o's stream, once. It goes with the first frame (or the end of the
+ * group), not alone when the group begins: a lone header would cost every subscriber a packet of
+ * its own, and the frame behind it would wait out the pacing delay that packet set. 0 or -1. */
+static int out_header(moq_session *s, group_out *o) {
+  if (o->header_sent) return 0;
+  o->header_sent = 1;
+  moq_buf b;
+  moq_buf_init(&b);
+  moq_group hdr = {.subscribe_id = o->sub ? o->sub->id : o->sub_id, .sequence = o->g->seq};
+  int rv = -1;
+  if (moq_uni_type_encode(&b, s->version, MOQ_UNI_GROUP) >= 0 && moq_group_encode(&b, s->version, &hdr) >= 0 &&
+      sess_send(s, o->sid, &b) >= 0) {
+    out_count(o, b.len);
+    rv = 0;
+  }
+  moq_buf_free(&b);
+  return rv;
 }
 
 /* Writes frames [o->next_frame, upto] of the group: the cached header slice for our version and the
  * shared payload, both by reference. */
 static void out_write(moq_session *s, group_out *o, size_t upto) {
   group *g = o->g;
+  if (!o->ended && o->next_frame <= upto && o->next_frame < g->n_frames && out_header(s, o) < 0) {
+    out_end(s, o, 1, MOQ_CODE_CANCEL);
+    return;
+  }
   while (!o->ended && o->next_frame <= upto && o->next_frame < g->n_frames) {
     frame *f = &g->frames[o->next_frame++];
     size_t hoff = s->version >= MOQ_LITE_05 ? f->hdr_a : 0;
@@ -217,6 +257,7 @@ static void out_write(moq_session *s, group_out *o, size_t upto) {
       out_end(s, o, 1, MOQ_CODE_CANCEL);
       return;
     }
+    out_count(o, hlen + f->payload->len);
   }
 }
 
@@ -240,12 +281,15 @@ static int reply_start(moq_session *s, serve_sub *ss, uint64_t seq) {
 }
 
 /* A slow subscriber loses old groups, never the live edge: reset older group streams that are
- * still unsent after slow_ms, or when the subscription holds more than max_queued bytes. */
+ * still unsent after slow_ms, or when the subscription holds more than max_queued bytes. The walk
+ * over the group streams happens only when one of the two may be the case: the oldest stream is
+ * older than slow_ms, or more than max_queued bytes were written on streams still open. */
 static void shed_old(moq_session *s, serve_sub *ss, const group *newest) {
   uint64_t now = sess_now_ms();
+  if (!ss->outs_tail || (now - ss->outs_tail->began_ms <= s->cfg.slow_ms && ss->open_bytes <= s->cfg.max_queued))
+    return;
   size_t queued = 0;
-  for (group_out *o = ss->outs; o; o = o->next)
-    if (!o->ended || s->tr.queued(s->tr.ctx, o->sid)) queued += s->tr.queued(s->tr.ctx, o->sid);
+  for (group_out *o = ss->outs; o; o = o->next) queued += s->tr.queued(s->tr.ctx, o->sid);
   for (group_out *o = ss->outs; o; o = o->next) {
     if (o->g == newest || o->g->seq >= newest->seq) continue;
     size_t q = s->tr.queued(s->tr.ctx, o->sid);
@@ -276,6 +320,7 @@ static int start_group(moq_session *s, serve_sub *ss, group *g) {
     return 0;
   }
   o->sub = ss;
+  o->sub_id = ss->id;
   o->g = group_ref(g);
   o->sid = st->id;
   o->began_ms = sess_now_ms();
@@ -285,17 +330,8 @@ static int start_group(moq_session *s, serve_sub *ss, group *g) {
     s->tr.set_priority(s->tr.ctx, o->sid, ((uint64_t)ss->params.priority << 48) | (g->seq & ((1ULL << 48) - 1)));
   o->next = ss->outs;
   if (ss->outs) ss->outs->prev = o;
+  else ss->outs_tail = o;
   ss->outs = o;
-  moq_buf b;
-  moq_buf_init(&b);
-  moq_group hdr = {.subscribe_id = ss->id, .sequence = g->seq};
-  if (moq_uni_type_encode(&b, s->version, MOQ_UNI_GROUP) < 0 || moq_group_encode(&b, s->version, &hdr) < 0 ||
-      sess_send(s, o->sid, &b) < 0) {
-    moq_buf_free(&b);
-    out_end(s, o, 1, MOQ_CODE_CANCEL);
-    return 0;
-  }
-  moq_buf_free(&b);
   if (g->n_frames) out_write(s, o, g->n_frames - 1);
   if (g->done) out_end(s, o, g->aborted, MOQ_CODE_DROPPED);
   shed_old(s, ss, g);
@@ -419,16 +455,16 @@ int serve_subscribe_open(moq_session *s, mstream *st) {
   }
   memcpy(name, m.track.p, m.track.len);
   name[m.track.len] = 0;
-  size_t open_subs = 0;
+  /* ids are unique per session: group streams could not tell the two apart (a walk, but only per
+   * SUBSCRIBE, bounded by max_subscriptions) */
   for (serve_sub *x = s->serves; x; x = x->next) {
-    if (x->id == m.id) { /* ids are unique per session: group streams could not tell the two apart */
+    if (x->id == m.id) {
       LOG_INF("subscribe_id_reused", "session=%s id=%llu", s->log_id, (unsigned long long)m.id);
       sess_fail(s, MOQ_CODE_DUPLICATE, "subscribe id reused");
       return -1;
     }
-    open_subs++;
   }
-  if (open_subs >= s->cfg.max_subscriptions) {
+  if (s->n_serves >= s->cfg.max_subscriptions) {
     LOG_INF("limit_reached", "session=%s limit=subscriptions value=%zu", s->log_id, s->cfg.max_subscriptions);
     sess_reset(s, st->id, MOQ_CODE_BOUNDS);
     st->kind = SK_IDLE;
@@ -451,6 +487,7 @@ int serve_subscribe_open(moq_session *s, mstream *st) {
   ss->next = s->serves;
   if (s->serves) s->serves->prev = ss;
   s->serves = ss;
+  s->n_serves++;
 
   if (!sess_may(s->subscribe, s->n_subscribe, rel)) {
     subscribe_refuse(s, ss, global, name, MOQ_CODE_NOT_FOUND);
@@ -545,6 +582,7 @@ static void serve_sub_free(moq_session *s, serve_sub *ss) {
   free(ss->gate_track);
   while (ss->outs) out_unlink(ss, ss->outs);
   if (ss->waiting) group_unref(ss->waiting);
+  if (ss->prev || s->serves == ss) s->n_serves--;
   if (ss->prev) ss->prev->next = ss->next;
   else if (s->serves == ss) s->serves = ss->next;
   if (ss->next) ss->next->prev = ss->prev;

@@ -277,7 +277,20 @@ void group_unref(group *g) {
   free(g);
 }
 
+/* Moves n payload bytes into (n > 0) or out of the cached_bytes of t and of the origin. */
+static void cache_count(track *t, int64_t n) {
+  t->cached_bytes = (size_t)((int64_t)t->cached_bytes + n);
+  if (t->o) t->o->cached_total = (uint64_t)((int64_t)t->o->cached_total + n);
+}
+
+/* Takes g out of the cache list; cached_bytes (every cached group but the newest) follows: g leaves
+ * it, or, when g was the newest, the next newest leaves it. */
 static void cache_unlink(track *t, group *g) {
+  if (g == t->newest) {
+    if (g->older) cache_count(t, -(int64_t)g->older->bytes);
+  } else {
+    cache_count(t, -(int64_t)g->bytes);
+  }
   if (g->newer) g->newer->older = g->older;
   else t->newest = g->older;
   if (g->older) g->older->newer = g->newer;
@@ -293,18 +306,12 @@ static void group_end(group *g, int aborted);
 static void cache_evict(track *t) {
   origin *o = t->o;
   uint64_t now = o->now_ms(o->clock_data);
-  o->cached_total -= t->cached_bytes;
-  t->cached_bytes = 0;
-  for (group *g = t->newest ? t->newest->older : NULL; g; g = g->older) t->cached_bytes += g->bytes;
-  o->cached_total += t->cached_bytes;
   while (t->oldest && t->oldest != t->newest) {
     group *g = t->oldest;
     int too_old = now - g->began_ms > o->lim.cache_ms;
     int too_big = t->cached_bytes > o->lim.cache_track_bytes ||
                   (o->lim.cache_total_bytes && o->cached_total > o->lim.cache_total_bytes);
     if (!too_old && !too_big) break;
-    t->cached_bytes -= g->bytes;
-    o->cached_total -= g->bytes;
     /* A stalled upstream group: sinks stop waiting for it. Ending it aborted already drops it from
      * the cache (and the cache's reference) when it is not the newest: release that only once. */
     if (!g->done) group_end(g, 1);
@@ -320,8 +327,6 @@ static void cache_evict(track *t) {
 /* Tracks */
 
 static void track_free(track *t) {
-  if (t->o) t->o->cached_total -= t->cached_bytes;
-  t->cached_bytes = 0;
   while (t->newest) {
     group *g = t->newest;
     cache_unlink(t, g);
@@ -339,7 +344,8 @@ void track_set_source_data(track *t, void *data) { t->source_data = data; }
 void *track_source_data(const track *t) { return t->source_data; }
 
 group *track_find_group(const track *t, uint64_t seq) {
-  for (group *g = t->newest; g; g = g->older)
+  /* The cache is in sequence order, newest first: a new group (the common case) stops at once. */
+  for (group *g = t->newest; g && g->seq >= seq; g = g->older)
     if (g->seq == seq) return g;
   return NULL;
 }
@@ -469,6 +475,7 @@ group *track_group_begin(track *t, uint64_t seq) {
   if (g->older) g->older->newer = g;
   else t->oldest = g;
   t->n_groups++;
+  if (!g->newer && g->older) cache_count(t, (int64_t)g->older->bytes); /* the old newest joins the count */
   cache_evict(t);
   if (!g->cached) { /* evicted at once: older than the cache keeps */
     group_unref(g);
@@ -521,6 +528,7 @@ int group_frame_append(group *g, chunk *payload, uint64_t ts) {
   f->ts = ts;
   size_t index = g->n_frames++;
   g->bytes += payload->len;
+  if (t && g->cached && g != t->newest) cache_count(t, (int64_t)payload->len);
   if (!t) return 0;
   track_sink *s = t->sinks;
   while (s) {

@@ -23,11 +23,13 @@ static void conn_schedule(quic_conn *c) {
 /* ------------------------------------------------------------------------------------------ */
 /* Streams */
 
-/* Keeps the pending list ordered by priority, highest first; equal priorities take turns. */
+/* Keeps the pending list ordered by priority, highest first; equal priorities take turns. A stream
+ * above every pending one (a new group: the newest goes first) is put at the head without a walk. */
 static void stream_pending_add(quic_conn *c, quic_stream *s) {
   if (s->pending) return;
   s->pending = 1;
   quic_stream *after = c->pend_tail;
+  if (c->pend_head && c->pend_head->prio < s->prio) after = NULL;
   while (after && after->prio < s->prio) after = after->pprev;
   s->pprev = after;
   s->pnext = after ? after->pnext : c->pend_head;
@@ -53,11 +55,12 @@ static void stream_drop_data(quic_stream *s) {
     chunk_unref(g->data);
     free(g);
   }
-  s->head = s->tail = NULL;
+  s->head = s->tail = s->cur = NULL;
   s->base = s->sent = s->end;
 }
 
 static void stream_free(quic_conn *c, quic_stream *s) {
+  if (c->last_stream == s) c->last_stream = NULL;
   stream_pending_del(c, s);
   idmap_del(&c->stream_ids, (uint64_t)s->id);
   if (s->aprev) s->aprev->anext = s->anext;
@@ -79,7 +82,10 @@ static void free_all_streams(quic_conn *c) {
 
 /* The send state of a stream, created on demand; NULL if the stream does not exist. */
 static quic_stream *stream_get(quic_conn *c, int64_t id, int create) {
+  /* Writes come in runs on one stream (a frame's header, then its payload): the last one is kept. */
+  if (c->last_stream && c->last_stream->id == id) return c->last_stream;
   quic_stream *s = idmap_get(&c->stream_ids, (uint64_t)id);
+  if (s) c->last_stream = s;
   if (s || !create) return s;
   s = calloc(1, sizeof *s);
   if (!s) return NULL;
@@ -97,6 +103,7 @@ static quic_stream *stream_get(quic_conn *c, int64_t id, int create) {
   s->anext = c->streams;
   if (c->streams) c->streams->aprev = s;
   c->streams = s;
+  c->last_stream = s;
   return s;
 }
 
@@ -107,6 +114,7 @@ static void stream_ack(quic_stream *s, uint64_t upto) {
     s->base += g->len;
     s->head = g->next;
     if (!s->head) s->tail = NULL;
+    if (s->cur == g) s->cur = NULL;
     chunk_unref(g->data);
     free(g);
   }
@@ -115,14 +123,24 @@ static void stream_ack(quic_stream *s, uint64_t upto) {
     s->head->off += k;
     s->head->len -= k;
     s->base = upto;
+    if (s->cur == s->head) s->cur_base = upto;
   }
 }
 
-/* Fills vec with the unsent bytes of s; returns the count. */
-static size_t stream_unsent(const quic_stream *s, ngtcp2_vec *vec, size_t max) {
+/* Fills vec with the unsent bytes of s; returns the count. Starts at the send cursor, which it moves
+ * up to the first segment with unsent bytes (acknowledged and sent segments are not walked again). */
+static size_t stream_unsent(quic_stream *s, ngtcp2_vec *vec, size_t max) {
+  if (!s->cur) {
+    s->cur = s->head;
+    s->cur_base = s->base;
+  }
+  while (s->cur && s->cur->next && s->cur_base + s->cur->len <= s->sent) { /* the last one stays */
+    s->cur_base += s->cur->len;
+    s->cur = s->cur->next;
+  }
   size_t n = 0;
-  uint64_t pos = s->base;
-  for (const quic_seg *g = s->head; g && n < max; g = g->next) {
+  uint64_t pos = s->cur_base;
+  for (const quic_seg *g = s->cur; g && n < max; g = g->next) {
     uint64_t gend = pos + g->len;
     if (gend > s->sent) {
       size_t skip = s->sent > pos ? (size_t)(s->sent - pos) : 0;
@@ -272,11 +290,19 @@ static int cb_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t sid, uint6
     ngtcp2_conn_set_stream_user_data(conn, sid, NULL);
     stream_free(c, stream_ud);
   }
-  /* The stream limit bounds streams open at once, not over the connection's life: a closed peer
-   * stream lets the peer open another (a group per stream would stop at the limit otherwise). */
+  /* The stream limit bounds streams open at once, not over the connection's life: closed peer
+   * streams let the peer open others (a group per stream would stop at the limit otherwise). The
+   * credit goes back a quarter of the limit at a time: one MAX_STREAMS per closed stream would make
+   * the peer acknowledge a packet per group (a subscriber sends one per group it receives). */
   if (!ngtcp2_conn_is_local_stream(conn, sid)) {
-    if (ngtcp2_is_bidi_stream(sid)) ngtcp2_conn_extend_max_streams_bidi(conn, 1);
-    else ngtcp2_conn_extend_max_streams_uni(conn, 1);
+    int bidi = ngtcp2_is_bidi_stream(sid);
+    uint64_t limit = bidi ? c->ep->settings.max_streams_bidi : c->ep->settings.max_streams_uni;
+    uint64_t *closed = bidi ? &c->peer_bidi_closed : &c->peer_uni_closed;
+    if (++*closed >= (limit / 4 ? limit / 4 : 1)) {
+      if (bidi) ngtcp2_conn_extend_max_streams_bidi(conn, *closed);
+      else ngtcp2_conn_extend_max_streams_uni(conn, *closed);
+      *closed = 0;
+    }
   }
   if (c->handler && c->handler->on_stream_closed && c->state <= QC_READY)
     c->handler->on_stream_closed(c, sid, c->handler_data);
@@ -498,6 +524,7 @@ static void conn_enter_end(quic_conn *c, quic_conn_state st) {
   ngtcp2_duration pto = c->conn ? ngtcp2_conn_get_pto(c->conn) : 0;
   uint64_t ms = pto * 3 / NGTCP2_MILLISECONDS;
   if (ms < 10) ms = 10;
+  c->timer_due = UINT64_MAX;
   uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 
@@ -641,10 +668,15 @@ static void on_timer(uv_timer_t *t) {
   quic_conn_flush(c);
 }
 
+/* Arms the timer for ngtcp2's next expiry; one already set for the same loop millisecond stays (a
+ * restart is a removal and an insertion in libuv's timer heap, at every flush of every connection). */
 static void arm_timer(quic_conn *c) {
   ngtcp2_tstamp exp = ngtcp2_conn_get_expiry(c->conn);
   ngtcp2_tstamp now = now_ts();
   uint64_t ms = exp > now ? (exp - now + NGTCP2_MILLISECONDS - 1) / NGTCP2_MILLISECONDS : 0;
+  uint64_t due = uv_now(c->ep->loop) + ms;
+  if (due == c->timer_due && uv_is_active((uv_handle_t *)&c->timer)) return;
+  c->timer_due = due;
   uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 

@@ -23,6 +23,8 @@ typedef struct quic_seg {
 typedef struct quic_stream {
   int64_t id;
   quic_seg *head, *tail;  /* owned: from the oldest unacknowledged byte */
+  quic_seg *cur;          /* borrowed: no unsent byte before this segment (NULL: start at head) */
+  uint64_t cur_base;      /* stream offset of cur's first byte */
   uint64_t base;          /* stream offset of head's first byte */
   uint64_t sent;          /* stream offset of the next byte to hand to ngtcp2 */
   uint64_t end;           /* stream offset after the last queued byte */
@@ -58,6 +60,7 @@ struct quic_conn {
   int is_server;
   quic_conn_state state;
   uv_timer_t timer;             /* owned handle */
+  uint64_t timer_due;           /* loop time (ms) the timer was last set for */
   const quic_conn_handler *handler; /* borrowed */
   void *handler_data;
   ngtcp2_cid orig_dcid;         /* server: the client's first DCID, registered until free */
@@ -66,6 +69,8 @@ struct quic_conn {
   char log_id[2 * 8 + 1];
   quic_stream *streams;         /* owned: every stream state, for teardown */
   idmap stream_ids;             /* stream id -> quic_stream (borrowed from `streams`) */
+  quic_stream *last_stream;     /* borrowed: the stream stream_get found last, or NULL */
+  uint64_t peer_uni_closed, peer_bidi_closed; /* peer streams closed, not yet given back as credit */
   quic_stream *pend_head, *pend_tail; /* streams with data or FIN to send */
   quic_dgram *dg_head, *dg_tail;      /* owned datagrams to send */
   uint8_t *close_pkt;           /* owned: the CONNECTION_CLOSE packet while closing */

@@ -221,6 +221,63 @@ START_TEST(test_cache_total) {
 }
 END_TEST
 
+/* Groups arriving out of order are found by sequence and kept in order; a duplicate is refused;
+ * frames that reach an older group after a newer one began count against the byte budget. */
+START_TEST(test_cache_order_and_late_bytes) {
+  origin_limits lim;
+  origin_limits_default(&lim);
+  lim.cache_ms = 100000;
+  lim.cache_track_bytes = 10;
+  origin *o = origin_new(&lim, clock_fn, NULL);
+  source_log src = {0};
+  broadcast_source bs = {.subscribe = src_sub, .unsubscribe = src_unsub, .user_data = &src};
+  broadcast *b = origin_publish(o, "ooo", NULL, 0, &bs);
+  sink_log s;
+  sink_init(&s);
+  track_subscribe(b, "v", &s.sink);
+  track *t = src.last;
+  fake_now = 0;
+  const uint64_t order[] = {5, 3, 4, 10, 7};
+  group *gs[5];
+  for (int i = 0; i < 5; i++) ck_assert_ptr_nonnull(gs[i] = track_group_begin(t, order[i]));
+  ck_assert_ptr_null(track_group_begin(t, 4)); /* already there */
+  for (int i = 0; i < 5; i++) ck_assert_ptr_eq(track_find_group(t, order[i]), gs[i]);
+  ck_assert_ptr_null(track_find_group(t, 6));
+  ck_assert_ptr_null(track_find_group(t, 11));
+  ck_assert_ptr_null(track_find_group(t, 0));
+  ck_assert_ptr_eq(track_latest(t), gs[3]);
+  uint64_t prev = UINT64_MAX;
+  for (group *g = track_latest(t); g; g = g->older) { /* newest first, in sequence order */
+    ck_assert_uint_lt(g->seq, prev);
+    prev = g->seq;
+  }
+  append(gs[3], "0123456789ab", 0); /* the newest: not counted, however big */
+  group *g11 = track_group_begin(t, 11); /* 10 joins the count: 12 > 10, the oldest go first */
+  ck_assert_ptr_nonnull(g11);
+  ck_assert_ptr_null(track_find_group(t, 3));
+  ck_assert_ptr_null(track_find_group(t, 7));
+  ck_assert_ptr_null(track_find_group(t, 10)); /* even 10 (12 bytes alone) */
+  ck_assert_ptr_eq(track_find_group(t, 11), g11);
+  group *g12 = track_group_begin(t, 12);
+  append(g11, "0123", 0); /* late frames of an older group: 4 bytes */
+  ck_assert_ptr_nonnull(track_group_begin(t, 13)); /* 4 <= 10: 11 stays */
+  ck_assert_ptr_eq(track_find_group(t, 11), g11);
+  append(g11, "0123456", 0); /* 11 bytes now */
+  group *g14 = track_group_begin(t, 14);
+  ck_assert_ptr_null(track_find_group(t, 11));
+  ck_assert_ptr_eq(track_find_group(t, 12), g12);
+  ck_assert_ptr_eq(track_find_group(t, 14), g14);
+  for (int i = 0; i < 5; i++) group_finish(gs[i], 0);
+  group_finish(g11, 0);
+  group_finish(g12, 0);
+  group_finish(track_find_group(t, 13), 0);
+  group_finish(g14, 0);
+  track_unsubscribe(&s.sink);
+  origin_unpublish(o, b, 0);
+  origin_free(o);
+}
+END_TEST
+
 /* A group still arriving when it leaves the cache: ending it aborted must release the cache's
  * reference once, not twice (a subscriber's stream still holds the group). */
 START_TEST(test_evict_unfinished_group) {
@@ -324,6 +381,7 @@ int main(void) {
   tcase_add_test(tc, test_unpublish_and_finish);
   tcase_add_test(tc, test_cache_eviction);
   tcase_add_test(tc, test_cache_total);
+  tcase_add_test(tc, test_cache_order_and_late_bytes);
   tcase_add_test(tc, test_evict_unfinished_group);
   tcase_add_test(tc, test_sink_leaves_inside_callback);
   suite_add_tcase(s, tc);

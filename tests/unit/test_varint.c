@@ -148,6 +148,54 @@ START_TEST(test_idmap) {
     ck_assert_ptr_eq(idmap_del(&m, 1000000 + (uint64_t)r), &vals[0]);
   }
   ck_assert_uint_eq(idmap_size(&m), 500);
+  ck_assert_uint_le(m.filled * 2, m.cap); /* at most half full, tombstones included */
+  ck_assert_uint_le(m.cap, 4096);         /* the churn did not grow the table */
+  idmap_free(&m);
+}
+END_TEST
+
+/* Random puts and dels against a plain array: every get answers as the array does, and deleting
+ * the current key while iterating visits every other key exactly once. */
+START_TEST(test_idmap_random) {
+  enum { KEYS = 512 };
+  static int vals[KEYS];
+  void *ref[KEYS] = {0};
+  idmap m;
+  idmap_init(&m);
+  unsigned seed = 12345;
+  size_t n = 0;
+  for (int r = 0; r < 40000; r++) {
+    seed = seed * 1103515245u + 12345u;
+    uint64_t k = (seed >> 8) % KEYS;
+    uint64_t key = k * 0x100000001ULL; /* spread keys: both halves of the word */
+    if ((seed >> 4) & 1) {
+      ck_assert_int_eq(idmap_put(&m, key, &vals[k]), 0);
+      if (!ref[k]) n++;
+      ref[k] = &vals[k];
+    } else {
+      ck_assert_ptr_eq(idmap_del(&m, key), ref[k]);
+      if (ref[k]) n--;
+      ref[k] = NULL;
+    }
+    if (r % 4999 == 0)
+      for (uint64_t j = 0; j < KEYS; j++) ck_assert_ptr_eq(idmap_get(&m, j * 0x100000001ULL), ref[j]);
+    ck_assert_uint_eq(idmap_size(&m), n);
+    ck_assert_uint_le(m.filled * 2, m.cap);
+  }
+  int seen[KEYS] = {0};
+  size_t pos = 0, count = 0;
+  uint64_t key;
+  void *val;
+  while (idmap_next(&m, &pos, &key, &val)) {
+    uint64_t k = key / 0x100000001ULL;
+    ck_assert_ptr_eq(val, ref[k]);
+    ck_assert_int_eq(seen[k]++, 0);
+    count++;
+    if (k % 2) ck_assert_ptr_eq(idmap_del(&m, key), ref[k]);
+  }
+  ck_assert_uint_eq(count, n);
+  for (uint64_t j = 0; j < KEYS; j++)
+    ck_assert_ptr_eq(idmap_get(&m, j * 0x100000001ULL), j % 2 ? NULL : ref[j]);
   idmap_free(&m);
 }
 END_TEST
@@ -162,6 +210,7 @@ int main(void) {
   tcase_add_test(tc, test_cursor);
   tcase_add_test(tc, test_chunk);
   tcase_add_test(tc, test_idmap);
+  tcase_add_test(tc, test_idmap_random);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
