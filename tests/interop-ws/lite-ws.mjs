@@ -10,6 +10,10 @@
 //                                  be killed (for the unannounce and shutdown checks)
 //
 // Environment: RELAY_HTTP_PORT, RELAY_PORT (QUIC), RELAY_CA, RELAY_LOG, MOQ_CLI (moq-cli binary),
+// MOQ_LITE_WS_SUBPROTOCOL (offer only this WebSocket subprotocol, e.g. "qmux-00": the client's
+// WebSocket is wrapped so that the relay must speak it; default: what the client offers, i.e.
+// "qmux-00" first, then "webtransport"), MOQ_LITE_WS_EXPECT (the subprotocol the relay must choose,
+// default the forced one or "qmux-00"),
 // MOQ_INTEROP_TIMEOUT_MS (per connect and per wait, default 5000), MOQ_LITE_WS_ONLY (a regular
 // expression: run only the checks whose name matches), MOQ_LITE_WS_DEBUG=1 (moq-cli logs at debug
 // level to stderr).
@@ -44,6 +48,19 @@ if (!Set.prototype.difference) {
 if (typeof globalThis.WebSocket !== "function") {
   process.stderr.write("lite-ws: no WebSocket global (run node with --experimental-websocket)\n");
   process.exit(99);
+}
+// Force one subprotocol: the library (through @moq/qmux) offers ["qmux-00", "webtransport"].
+const RawWebSocket = globalThis.WebSocket;
+const FORCED = process.env.MOQ_LITE_WS_SUBPROTOCOL || "";
+const EXPECT = process.env.MOQ_LITE_WS_EXPECT || FORCED || "qmux-00";
+if (FORCED) {
+  globalThis.WebSocket = class extends RawWebSocket {
+    constructor(u, protocols) {
+      const offered = [].concat(protocols ?? []);
+      if (!offered.includes(FORCED)) throw new Error(`the client did not offer ${FORCED}: ${offered.join(", ")}`);
+      super(u, [FORCED]);
+    }
+  };
 }
 // The library logs every step; keep the test output readable.
 const quiet = () => {};
@@ -330,7 +347,8 @@ const check = (name, fn) => checks.push({ name, fn });
 check("connect: the WebSocket session negotiates moq-lite-01/02 through the setup exchange", async () => {
   const c = await connect("/anon");
   if (c.version !== "moq-lite-02" && c.version !== "moq-lite-01") throw new Error(`version ${c.version}`);
-  await waitLog(/event=session_open conn=ws-\S+ id=\d+ remote=\S+ transport=websocket protocol=webtransport path=\/anon/, "session_open");
+  const re = new RegExp(`event=session_open conn=ws-\\S+ id=\\d+ remote=\\S+ transport=websocket protocol=${EXPECT} alpn=moql path=/anon`);
+  await waitLog(re, "session_open");
   await waitLog(/event=session_ready session=ws-\S+ version=moq-lite-0[12] root=anon/, "session_ready");
   return `version ${c.version}`;
 });
@@ -565,7 +583,7 @@ check("?jwt= reaches admission: a token with no key configured is refused", asyn
 
 // Raw WebSocket sessions sending bad bytes: each is closed, the relay lives on.
 async function rawSession(send, what) {
-  const ws = new WebSocket(`ws://127.0.0.1:${HTTP_PORT}/anon`, ["webtransport"]);
+  const ws = new RawWebSocket(`ws://127.0.0.1:${HTTP_PORT}/anon`, ["webtransport"]);
   ws.binaryType = "arraybuffer";
   const closed = new Promise((resolve) => ws.addEventListener("close", (ev) => resolve(ev)));
   await timeout(new Promise((resolve, reject) => {
