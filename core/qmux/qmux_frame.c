@@ -217,8 +217,9 @@ size_t qmux_frame_close(uint8_t *out, size_t outlen, int app, uint64_t code, con
   return at + n;
 }
 
-static void put_param(uint8_t *out, size_t *at, uint64_t id, uint64_t v) {
-  if (!v) return;
+/* Writes one parameter; a zero value only when always (zero is the default of all but one). */
+static void put_param(uint8_t *out, size_t *at, uint64_t id, uint64_t v, int always) {
+  if (!v && !always) return;
   put(out, QMUX_PARAMS_FRAME_MAX, at, id);
   put(out, QMUX_PARAMS_FRAME_MAX, at, varint_size(v));
   put(out, QMUX_PARAMS_FRAME_MAX, at, v);
@@ -227,15 +228,16 @@ static void put_param(uint8_t *out, size_t *at, uint64_t id, uint64_t v) {
 size_t qmux_params_encode(uint8_t *out, const qmux_params *p) {
   uint8_t body[QMUX_PARAMS_FRAME_MAX];
   size_t n = 0;
-  put_param(body, &n, 0x01, p->max_idle_timeout_ms);
-  put_param(body, &n, 0x04, p->initial_max_data);
-  put_param(body, &n, 0x05, p->initial_max_stream_data_bidi_local);
-  put_param(body, &n, 0x06, p->initial_max_stream_data_bidi_remote);
-  put_param(body, &n, 0x07, p->initial_max_stream_data_uni);
-  put_param(body, &n, 0x08, p->initial_max_streams_bidi);
-  put_param(body, &n, 0x09, p->initial_max_streams_uni);
-  put_param(body, &n, 0x20, p->max_datagram_frame_size);
-  if (p->max_record_size != QMUX_DEFAULT_MAX_RECORD_SIZE) put_param(body, &n, QMUX_PARAM_MAX_RECORD_SIZE, p->max_record_size);
+  put_param(body, &n, 0x01, p->max_idle_timeout_ms, 0);
+  put_param(body, &n, 0x04, p->initial_max_data, 0);
+  put_param(body, &n, 0x05, p->initial_max_stream_data_bidi_local, 0);
+  put_param(body, &n, 0x06, p->initial_max_stream_data_bidi_remote, 0);
+  put_param(body, &n, 0x07, p->initial_max_stream_data_uni, 0);
+  put_param(body, &n, 0x08, p->initial_max_streams_bidi, 0);
+  put_param(body, &n, 0x09, p->initial_max_streams_uni, 0);
+  put_param(body, &n, 0x20, p->max_datagram_frame_size, 0);
+  if (p->max_record_size != QMUX_DEFAULT_MAX_RECORD_SIZE)
+    put_param(body, &n, QMUX_PARAM_MAX_RECORD_SIZE, p->max_record_size, 1);
   size_t at = 0;
   put(out, QMUX_PARAMS_FRAME_MAX, &at, QMUX_TRANSPORT_PARAMETERS);
   put(out, QMUX_PARAMS_FRAME_MAX, &at, n);

@@ -133,7 +133,7 @@ size_t qmux_frame_encode(uint8_t *out, const qmux_frame *f);
  * written, 0 if not even an empty reason fits. */
 size_t qmux_frame_close(uint8_t *out, size_t outlen, int app, uint64_t code, const char *reason);
 /* Writes a QX_TRANSPORT_PARAMETERS frame with the non-zero values of p (max_record_size only when
- * it differs from the default) into out[0..QMUX_PARAMS_FRAME_MAX). Returns the bytes written. */
+ * it differs from the default, 0 included) into out[0..QMUX_PARAMS_FRAME_MAX). Returns the bytes written. */
 size_t qmux_params_encode(uint8_t *out, const qmux_params *p);
 
 #endif
