@@ -612,10 +612,11 @@ static void on_stream_frame(ws_conn *c, int64_t sid, const uint8_t *data, size_t
   if (is_qmux(c)) {
     if (c->recv_data + len > c->recv_max_data) return fail(c, QMUX_ERR_CODE_FLOW_CONTROL, "data beyond MAX_DATA");
     c->recv_data += len;
-    if (s) {
-      if (has_offset && offset != s->recv_off && s->recv != RECV_STOPPED)
+    if (s) { /* flow control by the highest offset, as QUIC; then the order a reliable stream keeps */
+      uint64_t at = has_offset ? offset : s->recv_off;
+      if (at + len > s->recv_max) return fail(c, QMUX_ERR_CODE_FLOW_CONTROL, "data beyond MAX_STREAM_DATA");
+      if (at != s->recv_off && s->recv != RECV_STOPPED)
         return fail(c, WS_CODE_PROTOCOL_VIOLATION, "STREAM data out of order");
-      if (s->recv_off + len > s->recv_max) return fail(c, QMUX_ERR_CODE_FLOW_CONTROL, "data beyond MAX_STREAM_DATA");
       s->recv_off += len;
     }
     grant_credit(c, s, len);

@@ -368,6 +368,78 @@ check("unknown broadcast: a @moq/net subscription to nobody fails fast", async (
   return `${r} after ${Date.now() - t0} ms`;
 });
 
+// Raw QMux sessions (a WebSocket of our own, subprotocol sub): bad bytes close only that session.
+const hex = (h) => Uint8Array.from(Buffer.from(h.replace(/\s+/g, ""), "hex"));
+// @moq/qmux 0.0.6's QX_TRANSPORT_PARAMETERS (1 MiB, 256 KiB per stream, 100 streams of each kind).
+const PARAMS = hex("ff5153300d0a0d0a20 0404801000000504800400000604800400000704800400000802406409024064");
+async function rawQmux(sub, what) {
+  const ws = new RawWebSocket(`ws://127.0.0.1:${HTTP_PORT}/anon`, [sub]);
+  ws.binaryType = "arraybuffer";
+  const msgs = [];
+  let wake = null;
+  ws.addEventListener("message", (ev) => {
+    msgs.push(new Uint8Array(ev.data));
+    wake?.();
+  });
+  const closed = new Promise((resolve) => ws.addEventListener("close", (ev) => resolve(ev)));
+  await timeout(new Promise((resolve, reject) => {
+    ws.addEventListener("open", resolve);
+    ws.addEventListener("error", () => reject(new Error("websocket error before open")));
+  }), T, `open (${what})`);
+  if (ws.protocol !== sub) throw new Error(`subprotocol ${ws.protocol}`);
+  const next = async () => {
+    while (!msgs.length) await timeout(new Promise((r) => (wake = r)), T, `a message (${what})`);
+    return msgs.shift();
+  };
+  return { ws, next, closed };
+}
+
+check("raw qmux-01: transport parameters first, QX_PING answered", async () => {
+  const { ws, next } = await rawQmux("qmux-01", "ping");
+  const first = await next();
+  if (Buffer.from(first.subarray(0, 8)).toString("hex") !== "ff5153300d0a0d0a")
+    throw new Error(`the relay's first frame is ${Buffer.from(first.subarray(0, 12)).toString("hex")}`);
+  ws.send(PARAMS);
+  ws.send(hex("f48c67529ef8c7bd 07"));
+  for (;;) {
+    const m = Buffer.from(await next()).toString("hex");
+    if (m === "f48c67529ef8c7be07") break;
+  }
+  ws.close();
+  return "QX_PING 7 -> QX_PING response 7";
+});
+
+check("raw qmux sessions: malformed frames, flow control and stream limit violations close only their own session", async () => {
+  const cases = [
+    ["qmux-00", "the first frame is not QX_TRANSPORT_PARAMETERS", [hex("0a 02 01 00")]],
+    ["qmux-01", "unknown frame type", [PARAMS, hex("1e")]],
+    ["qmux-00", "truncated frame", [PARAMS, hex("0a 02 05 61")]],
+    ["qmux-01", "data beyond MAX_STREAM_DATA", [PARAMS, hex("0e 02 80 0f ff fa 0a 00010203040506070809")]],
+    ["qmux-00", "a stream beyond the MAX_STREAMS we gave", [PARAMS, hex("0a 80 06 1a 82 01 00")]],
+    ["qmux-01", "a second QX_TRANSPORT_PARAMETERS", [PARAMS, PARAMS]],
+    ["qmux-01", "a DATAGRAM, which we did not allow", [PARAMS, hex("31 01 00")]],
+    ["qmux-00", "malformed QX_TRANSPORT_PARAMETERS", [hex("ff5153300d0a0d0a 02 00 00")]],
+    ["qmux-01", "max_record_size below 16382", [hex("ff5153300d0a0d0a 0d c571c59429cd0845 04 800003e8")]],
+    ["qmux-01.moq-lite-04", "STREAM data out of order", [PARAMS, hex("0e 02 05 01 00")]],
+  ];
+  const codes = [];
+  for (const [sub, why, msgs] of cases) {
+    const re = new RegExp(`event=ws_protocol_error .*reason="${why}`);
+    const count = () => relayLog().split("\n").filter((l) => re.test(l)).length;
+    const before = count();
+    const { ws, closed } = await rawQmux(sub, why);
+    for (const m of msgs) ws.send(m);
+    const ev = await timeout(closed, T, `the close after ${why}`);
+    const until = Date.now() + T;
+    while (count() <= before && Date.now() < until) await sleep(50);
+    if (count() <= before) throw new Error(`no ws_protocol_error line says "${why}"`);
+    codes.push(`${sub} ${why}: ${ev.code}`);
+  }
+  const c = await netConnect("/anon");
+  if (c.version !== "moq-lite-05") throw new Error("no session after the bad ones");
+  return codes.join(", ");
+});
+
 async function runChecks() {
   for (const k of ["RELAY_HTTP_PORT", "RELAY_PORT", "RELAY_CA", "RELAY_LOG", "MOQ_CLI"])
     if (!process.env[k]) {
