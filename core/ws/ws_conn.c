@@ -28,21 +28,13 @@ enum {
 #define WS_WRITE_MSGS 32  /* stream messages per write request */
 #define WS_MSG_HDR (WS_MESSAGE_HEADER_MAX + QMUX_STREAM_HEADER_MAX)
 
-/* One slice of a chunk queued on a stream. */
-typedef struct ws_seg {
-  struct ws_seg *next;
-  chunk *data; /* owned reference */
-  size_t off, len;
-} ws_seg;
-
 typedef enum { SEND_OPEN, SEND_FIN_QUEUED, SEND_DONE } send_state;
 typedef enum { RECV_OPEN, RECV_FIN, RECV_RESET, RECV_STOPPED } recv_state;
 
 typedef struct ws_stream {
   int64_t id;
   uint64_t prio;
-  ws_seg *head, *tail;   /* owned: data not yet handed to the socket */
-  size_t queued;         /* bytes in head..tail */
+  chunk_queue q;         /* owned: data not yet handed to the socket (q.len bytes) */
   send_state send;       /* SEND_DONE from the start for the peer's uni streams */
   recv_state recv;       /* RECV_FIN from the start for our uni streams */
   int pending;           /* in the send list */
@@ -218,15 +210,7 @@ static void send_list_del(ws_conn *c, ws_stream *s) {
   s->pnext = s->pprev = NULL;
 }
 
-static void drop_data(ws_stream *s) {
-  for (ws_seg *g = s->head, *n; g; g = n) {
-    n = g->next;
-    chunk_unref(g->data);
-    free(g);
-  }
-  s->head = s->tail = NULL;
-  s->queued = 0;
-}
+static void drop_data(ws_stream *s) { chunk_queue_clear(&s->q); }
 
 static ws_stream *stream_new(ws_conn *c, int64_t sid, int local) {
   ws_stream *s = calloc(1, sizeof *s);
@@ -344,7 +328,7 @@ static int emit_message(ws_conn *c, ws_write *w, ws_stream *s) {
   /* The payload: at most payload_max, within the peer's flow control credit (QMux), and no more
    * slices than w has buffers for. */
   size_t limit = c->payload_max;
-  if (is_qmux(c) && s->queued) {
+  if (is_qmux(c) && s->q.len) {
     uint64_t conn_credit = c->send_max_data - c->send_data, stream_credit = s->send_max - s->sent_off;
     if (stream_credit == 0) { /* wait for MAX_STREAM_DATA; the others go on */
       s->blocked = 1;
@@ -356,11 +340,11 @@ static int emit_message(ws_conn *c, ws_write *w, ws_stream *s) {
     if (conn_credit < limit) limit = (size_t)conn_credit;
   }
   size_t room = WS_WRITE_IOV - w->nbufs - 1, payload = 0;
-  for (ws_seg *g = s->head; g && room && payload < limit; g = g->next, room--)
+  for (chunk_seg *g = s->q.head; g && room && payload < limit; g = g->next, room--)
     payload += g->len;
   if (payload > limit) payload = limit;
-  if (payload == 0 && s->queued) return -1;
-  int fin = payload == s->queued && s->send == SEND_FIN_QUEUED;
+  if (payload == 0 && s->q.len) return -1;
+  int fin = payload == s->q.len && s->send == SEND_FIN_QUEUED;
   if (payload == 0 && !fin) { /* nothing to send after all */
     send_list_del(c, s);
     return 0;
@@ -375,27 +359,19 @@ static int emit_message(ws_conn *c, ws_write *w, ws_stream *s) {
   memcpy(hdr + mhl, sh, shl);
   w->bufs[w->nbufs++] = uv_buf_init((char *)hdr, (unsigned)(mhl + shl));
   w->bytes += mhl + shl + payload;
-  for (size_t left = payload; left;) {
-    ws_seg *g = s->head;
+  size_t left = payload;
+  for (chunk_seg *g = s->q.head; left; g = g->next) { /* the write takes its own references */
     size_t take = g->len < left ? g->len : left;
     w->bufs[w->nbufs++] = uv_buf_init((char *)g->data->data + g->off, (unsigned)take);
     w->refs[w->nrefs++] = chunk_ref(g->data);
-    g->off += take;
-    g->len -= take;
     left -= take;
-    if (g->len == 0) {
-      s->head = g->next;
-      if (!s->head) s->tail = NULL;
-      chunk_unref(g->data);
-      free(g);
-    }
   }
-  s->queued -= payload;
+  chunk_queue_drop(&s->q, payload);
   send_list_del(c, s);
   if (fin) {
     s->send = SEND_DONE;
     maybe_done(c, s);
-  } else if (s->queued || s->send == SEND_FIN_QUEUED) {
+  } else if (s->q.len || s->send == SEND_FIN_QUEUED) {
     send_list_add(c, s); /* behind the streams of the same priority: they take turns */
   }
   return 0;
@@ -723,7 +699,7 @@ static void on_max_stream_data(ws_conn *c, int64_t sid, uint64_t max) {
   s->send_max = max;
   if (s->blocked) {
     s->blocked = 0;
-    if (s->queued || s->send == SEND_FIN_QUEUED) send_list_add(c, s);
+    if (s->q.len || s->send == SEND_FIN_QUEUED) send_list_add(c, s);
     kick(c);
   }
 }
@@ -1090,16 +1066,7 @@ int ws_conn_write(ws_conn *c, int64_t sid, chunk *data, size_t off, size_t len) 
   ws_stream *s = writable(c, sid, &err);
   if (!s) return err;
   if (len == 0) return 0;
-  ws_seg *g = malloc(sizeof *g);
-  if (!g) return WS_ERR_NOMEM;
-  g->next = NULL;
-  g->data = chunk_ref(data);
-  g->off = off;
-  g->len = len;
-  if (s->tail) s->tail->next = g;
-  else s->head = g;
-  s->tail = g;
-  s->queued += len;
+  if (chunk_queue_push(&s->q, data, off, len)) return WS_ERR_NOMEM;
   send_list_add(c, s);
   kick(c);
   return 0;
@@ -1152,5 +1119,5 @@ int ws_conn_set_priority(ws_conn *c, int64_t sid, uint64_t prio) {
 size_t ws_conn_stream_queued(ws_conn *c, int64_t sid) {
   if (c->state != WC_OPEN) return 0;
   ws_stream *s = idmap_get(&c->streams, (uint64_t)sid);
-  return s ? s->queued : 0;
+  return s ? s->q.len : 0;
 }
