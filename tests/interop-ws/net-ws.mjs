@@ -9,27 +9,8 @@
 // Environment: as lite-ws.mjs (RELAY_HTTP_PORT, RELAY_PORT, RELAY_CA, RELAY_LOG, MOQ_CLI,
 // MOQ_INTEROP_TIMEOUT_MS, MOQ_LITE_WS_ONLY).
 
-import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { HTTP_PORT, QUIC_PORT, T, cli, quietConsole, relayLog, runChecks, sha, sleep, timeout, url, waitLog } from "./harness.mjs";
 
-if (!Promise.withResolvers) {
-  Promise.withResolvers = () => {
-    let resolve, reject;
-    const promise = new Promise((a, b) => {
-      resolve = a;
-      reject = b;
-    });
-    return { promise, resolve, reject };
-  };
-}
-if (!Set.prototype.difference) {
-  Set.prototype.difference = function (other) {
-    const out = new Set();
-    for (const v of this) if (!other.has(v)) out.add(v);
-    return out;
-  };
-}
 if (typeof globalThis.WebSocket !== "function") {
   process.stderr.write("net-ws: no WebSocket global (run node with --experimental-websocket)\n");
   process.exit(99);
@@ -46,52 +27,12 @@ globalThis.WebSocket = class extends RawWebSocket {
     super(u, forced ? [forced] : offered);
   }
 };
-const quiet = () => {};
-console.debug = quiet;
-console.log = quiet;
-console.warn = quiet;
-console.error = quiet;
+quietConsole();
 
 const Net = await import("@moq/net");
 const Lite = await import("@moq/lite");
 
-const HTTP_PORT = process.env.RELAY_HTTP_PORT;
-const QUIC_PORT = process.env.RELAY_PORT;
-const CA = process.env.RELAY_CA;
-const RELAY_LOG = process.env.RELAY_LOG;
-const CLI = process.env.MOQ_CLI;
-const T = Number(process.env.MOQ_INTEROP_TIMEOUT_MS || 5000);
 const enc = new TextEncoder();
-const out = (s) => process.stdout.write(`${s}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const sha = (u8) => createHash("sha256").update(u8).digest("hex").slice(0, 16);
-const url = (path) => new URL(`http://127.0.0.1:${HTTP_PORT}${path}`);
-
-function timeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-const relayLog = () => {
-  try {
-    return readFileSync(RELAY_LOG, "utf8");
-  } catch {
-    return "";
-  }
-};
-async function waitLog(re, what, ms = T) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (re.test(relayLog())) return;
-    await sleep(50);
-  }
-  throw new Error(`the relay log never showed ${what} (${re})`);
-}
 
 const conns = [];
 async function netConnect(path = "/anon", sub = null) {
@@ -240,25 +181,6 @@ async function pubsub(pub, subscribe, groups, what) {
   }
   sameGroups(await reading, sent, what);
   return sent.size;
-}
-
-function cli(args, input, what) {
-  const child = spawn(CLI, ["--tls-root", CA, ...args], { stdio: ["pipe", "pipe", "pipe"] });
-  const chunks = [];
-  let err = "";
-  child.stdout.on("data", (d) => chunks.push(d));
-  child.stderr.on("data", (d) => {
-    err += d;
-  });
-  const done = new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("exit", (code, sig) => {
-      if (code === 0) resolve(Buffer.concat(chunks));
-      else reject(new Error(`${what}: moq-cli exited ${code ?? sig}: ${err.trim().split("\n").slice(-3).join(" | ")}`));
-    });
-  });
-  if (input) child.stdin.write(input);
-  return { child, done };
 }
 
 // ---- the checks
@@ -440,43 +362,12 @@ check("raw qmux sessions: malformed frames, flow control and stream limit violat
   return codes.join(", ");
 });
 
-async function runChecks() {
-  for (const k of ["RELAY_HTTP_PORT", "RELAY_PORT", "RELAY_CA", "RELAY_LOG", "MOQ_CLI"])
-    if (!process.env[k]) {
-      out(`net-ws: ${k} is not set`);
-      process.exit(99);
-    }
-  let failed = 0;
-  let ran = 0;
-  const only = process.env.MOQ_LITE_WS_ONLY ? new RegExp(process.env.MOQ_LITE_WS_ONLY) : null;
-  for (const { name, fn } of checks) {
-    if (only && !only.test(name)) continue;
-    ran++;
-    const t0 = Date.now();
-    try {
-      const detail = await timeout(fn(), T * 6, name);
-      out(`ok: ${name}${detail ? ` (${detail})` : ""} [${Date.now() - t0} ms]`);
-    } catch (e) {
-      failed++;
-      out(`NOT OK: ${name}: ${e?.message ?? e}`);
-    }
-    for (const c of conns.splice(0).reverse()) {
-      try {
-        c.close();
-      } catch {}
-    }
-  }
-  out(failed ? `${failed} of ${ran} checks failed` : `all ${ran} checks passed`);
-  await sleep(200);
-  process.exit(failed ? 1 : 0);
-}
-
 process.on("uncaughtException", (err) => {
   process.stderr.write(`net-ws: uncaught exception: ${err?.stack ?? err}\n`);
 });
 process.on("unhandledRejection", () => {});
 
-if (process.argv[2] === "checks") await runChecks();
+if (process.argv[2] === "checks") await runChecks("net-ws", checks, conns);
 else {
   process.stderr.write("usage: net-ws.mjs checks\n");
   process.exit(2);

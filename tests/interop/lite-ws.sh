@@ -68,7 +68,7 @@ command -v curl >/dev/null 2>&1 || skip "curl not found in PATH"
 interop_npm_deps
 # ESM ignores NODE_PATH: bare imports resolve from the importing file's directory upwards, so the
 # scripts run from a per-run copy beside node_modules.
-interop_stage lite-ws.mjs net-ws.mjs
+interop_stage harness.mjs lite-ws.mjs net-ws.mjs
 script="$rundir/lite-ws.mjs"
 
 # ---------------------------------------------------------------- relay
