@@ -28,3 +28,45 @@ chunk *chunk_ref(chunk *c) {
 void chunk_unref(chunk *c) {
   if (c && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) free(c);
 }
+
+int chunk_queue_push(chunk_queue *q, chunk *data, size_t off, size_t len) {
+  chunk_seg *g = malloc(sizeof *g);
+  if (!g) return -1;
+  g->next = NULL;
+  g->data = chunk_ref(data);
+  g->off = off;
+  g->len = len;
+  if (q->tail) q->tail->next = g;
+  else q->head = g;
+  q->tail = g;
+  q->len += len;
+  return 0;
+}
+
+void chunk_queue_drop(chunk_queue *q, size_t n) {
+  if (n > q->len) n = q->len;
+  q->len -= n;
+  while (n && q->head) {
+    chunk_seg *g = q->head;
+    if (g->len > n) { /* partly released */
+      g->off += n;
+      g->len -= n;
+      return;
+    }
+    n -= g->len;
+    q->head = g->next;
+    if (!q->head) q->tail = NULL;
+    chunk_unref(g->data);
+    free(g);
+  }
+}
+
+void chunk_queue_clear(chunk_queue *q) {
+  for (chunk_seg *g = q->head, *n; g; g = n) {
+    n = g->next;
+    chunk_unref(g->data);
+    free(g);
+  }
+  q->head = q->tail = NULL;
+  q->len = 0;
+}

@@ -22,4 +22,24 @@ chunk *chunk_ref(chunk *c);
 /* Drops a reference, freeing the chunk with the last one. NULL is ignored. */
 void chunk_unref(chunk *c);
 
+/* A FIFO of byte slices of chunks, each holding a reference: a stream's queued outgoing data, with no
+ * copy (quic_conn keeps it until acknowledged, ws_conn until handed to the socket). */
+typedef struct chunk_seg {
+  struct chunk_seg *next;
+  chunk *data; /* owned reference */
+  size_t off, len;
+} chunk_seg;
+
+typedef struct chunk_queue {
+  chunk_seg *head, *tail; /* owned */
+  size_t len;             /* bytes in all slices */
+} chunk_queue;
+
+/* Appends data[off, off+len) (len > 0), taking a reference to data. 0, or -1 when out of memory. */
+int chunk_queue_push(chunk_queue *q, chunk *data, size_t off, size_t len);
+/* Releases the first n bytes (at most q->len), dropping the references of the slices emptied. */
+void chunk_queue_drop(chunk_queue *q, size_t n);
+/* Releases everything; q is empty and reusable. */
+void chunk_queue_clear(chunk_queue *q);
+
 #endif

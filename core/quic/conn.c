@@ -50,12 +50,8 @@ static void stream_pending_del(quic_conn *c, quic_stream *s) {
 }
 
 static void stream_drop_data(quic_stream *s) {
-  for (quic_seg *g = s->head, *n; g; g = n) {
-    n = g->next;
-    chunk_unref(g->data);
-    free(g);
-  }
-  s->head = s->tail = s->cur = NULL;
+  chunk_queue_clear(&s->q);
+  s->cur = NULL;
   s->base = s->sent = s->end;
 }
 
@@ -109,29 +105,18 @@ static quic_stream *stream_get(quic_conn *c, int64_t id, int create) {
 
 /* Releases the data the peer acknowledged, up to stream offset upto. */
 static void stream_ack(quic_stream *s, uint64_t upto) {
-  while (s->head && s->base + s->head->len <= upto) {
-    quic_seg *g = s->head;
-    s->base += g->len;
-    s->head = g->next;
-    if (!s->head) s->tail = NULL;
-    if (s->cur == g) s->cur = NULL;
-    chunk_unref(g->data);
-    free(g);
-  }
-  if (s->head && upto > s->base) { /* partly acknowledged segment */
-    size_t k = (size_t)(upto - s->base);
-    s->head->off += k;
-    s->head->len -= k;
-    s->base = upto;
-    if (s->cur == s->head) s->cur_base = upto;
-  }
+  if (upto <= s->base) return;
+  chunk_queue_drop(&s->q, (size_t)(upto - s->base));
+  s->base = upto;
+  /* the send cursor's segment was released or trimmed (then it is the head): start at the head */
+  if (s->cur && s->cur_base < s->base) s->cur = NULL;
 }
 
 /* Fills vec with the unsent bytes of s; returns the count. Starts at the send cursor, which it moves
  * up to the first segment with unsent bytes (acknowledged and sent segments are not walked again). */
 static size_t stream_unsent(quic_stream *s, ngtcp2_vec *vec, size_t max) {
   if (!s->cur) {
-    s->cur = s->head;
+    s->cur = s->q.head;
     s->cur_base = s->base;
   }
   while (s->cur && s->cur->next && s->cur_base + s->cur->len <= s->sent) { /* the last one stays */
@@ -140,7 +125,7 @@ static size_t stream_unsent(quic_stream *s, ngtcp2_vec *vec, size_t max) {
   }
   size_t n = 0;
   uint64_t pos = s->cur_base;
-  for (const quic_seg *g = s->cur; g && n < max; g = g->next) {
+  for (const chunk_seg *g = s->cur; g && n < max; g = g->next) {
     uint64_t gend = pos + g->len;
     if (gend > s->sent) {
       size_t skip = s->sent > pos ? (size_t)(s->sent - pos) : 0;
@@ -1029,15 +1014,7 @@ int quic_conn_write(quic_conn *c, int64_t sid, chunk *data, size_t off, size_t l
   quic_stream *s = writable_stream(c, sid, &err);
   if (!s) return err;
   if (len == 0) return 0;
-  quic_seg *g = malloc(sizeof *g);
-  if (!g) return QUIC_ERR_NOMEM;
-  g->next = NULL;
-  g->data = chunk_ref(data);
-  g->off = off;
-  g->len = len;
-  if (s->tail) s->tail->next = g;
-  else s->head = g;
-  s->tail = g;
+  if (chunk_queue_push(&s->q, data, off, len)) return QUIC_ERR_NOMEM;
   s->end += len;
   stream_pending_add(c, s);
   conn_schedule(c);

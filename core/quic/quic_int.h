@@ -12,18 +12,11 @@
 #define QUIC_SCID_LEN 18
 #define QUIC_TX_BATCH 10 /* packets per GSO send */
 
-/* A queued piece of stream data: a reference into a chunk. */
-typedef struct quic_seg {
-  struct quic_seg *next;
-  chunk *data; /* owned reference */
-  size_t off, len;
-} quic_seg;
-
 /* Send state of one stream (created on first write). Owned by its connection. */
 typedef struct quic_stream {
   int64_t id;
-  quic_seg *head, *tail;  /* owned: from the oldest unacknowledged byte */
-  quic_seg *cur;          /* borrowed: no unsent byte before this segment (NULL: start at head) */
+  chunk_queue q;          /* owned: from the oldest unacknowledged byte */
+  chunk_seg *cur;         /* borrowed: no unsent byte before this segment (NULL: start at the head) */
   uint64_t cur_base;      /* stream offset of cur's first byte */
   uint64_t base;          /* stream offset of head's first byte */
   uint64_t sent;          /* stream offset of the next byte to hand to ngtcp2 */

@@ -29,8 +29,10 @@
 /* ALPNs the relay answers, in its order of preference ("h3": WebTransport over HTTP/3). */
 static const char *const relay_alpns[] = {"moq-lite-05", "moq-lite-04", "moq-lite-03", "moql", "h3"};
 /* Protocols the relay chooses from a WebTransport client's wt-available-protocols, in its order of
- * preference; none of them offered (or no header) means the setup exchange ("moql"). */
+ * preference; none of them offered (or no header) means the setup exchange ("moql"). The WebSocket
+ * subprotocols "qmux-01.<p>" and "qmux-00.<p>" are offered for each of them, in this order. */
 static const char *const relay_wt_protocols[] = {"moq-lite-05", "moq-lite-04", "moq-lite-03", "moql"};
+#define RELAY_MOQ_ALPNS (sizeof relay_wt_protocols / sizeof relay_wt_protocols[0])
 
 struct relay {
   uv_loop_t *loop;            /* borrowed */
@@ -565,8 +567,9 @@ static void broadcast_changed(void *ud, const broadcast *b, int active) {
 
 /* ------------------------------------------------------------------------------------------ */
 /* WebSocket sessions: an upgrade on any path of the HTTP listener; the URL path and query are the
- * session's path, and the client always runs the legacy setup exchange (subprotocol "webtransport"
- * names no moq version). */
+ * session's path. The subprotocol (ws_handshake.h) fixes the framing and, for "qmux-0N.<alpn>", the
+ * moq version as an ALPN does; the bare ones ("qmux-01", "qmux-00", "webtransport") name no moq
+ * version, and the client runs the legacy setup exchange. */
 
 static void part_closed(void *arg);
 
@@ -575,9 +578,10 @@ static void ws_session_ready(moq_ws_binding *b) {
   relay *r = b->owner;
   ws_conn *c = b->conn;
   wp->p.log_id = ws_conn_log_id(c);
-  wp->p.protocol = WS_SUBPROTOCOL;
+  const char *alpn = ws_conn_alpn(c) ? ws_conn_alpn(c) : MOQ_ALPN_LEGACY;
+  wp->p.protocol = alpn;
   snprintf(wp->p.remote, sizeof wp->p.remote, "%s", ws_conn_remote(c));
-  moq_session_config sc = {.is_server = 1, .alpn = MOQ_ALPN_LEGACY, .path = ws_conn_path(c), .hop_id = r->hop_id,
+  moq_session_config sc = {.is_server = 1, .alpn = alpn, .path = ws_conn_path(c), .hop_id = r->hop_id,
                            .log_id = ws_conn_log_id(c)};
   moq_limits ml;
   session_config(r, &sc, &ml);
@@ -589,8 +593,9 @@ static void ws_session_ready(moq_ws_binding *b) {
   if (n >= sizeof path) n = sizeof path - 1;
   memcpy(path, ws_conn_path(c), n);
   path[n] = 0;
-  LOG_INF("session_open", "conn=%s id=%llu remote=%s transport=websocket protocol=%s path=%s", ws_conn_log_id(c),
-          (unsigned long long)wp->p.id, ws_conn_remote(c), WS_SUBPROTOCOL, log_quote(pq, sizeof pq, path));
+  LOG_INF("session_open", "conn=%s id=%llu remote=%s transport=websocket protocol=%s alpn=%s path=%s",
+          ws_conn_log_id(c), (unsigned long long)wp->p.id, ws_conn_remote(c),
+          ws_conn_protocol(c)[0] ? ws_conn_protocol(c) : "none", alpn, log_quote(pq, sizeof pq, path));
 }
 
 static void ws_session_gone(moq_ws_binding *b, const ws_close_info *info) {
@@ -610,7 +615,7 @@ static int on_http_upgrade(void *ud, const http_request *req, uv_tcp_t *conn, co
   ws_handshake hs;
   if (r->shutting_down) return -1;
   if (!ws_handshake_is_websocket(req)) return 1; /* another protocol: answered as a plain request */
-  if (ws_handshake_check(req, &hs) != 0) {
+  if (ws_handshake_check(req, relay_wt_protocols, RELAY_MOQ_ALPNS, &hs) != 0) {
     char pq[300], rq[200];
     LOG_INF("ws_refused", "remote=%s path=%s status=%d reason=%s", req->remote_str,
             log_quote(pq, sizeof pq, req->path), hs.status, log_quote(rq, sizeof rq, hs.reason));
@@ -649,7 +654,7 @@ static int on_http_request(void *ud, const http_request *req, http_response *res
   static const char text[] = "text/plain; charset=utf-8";
   if (ws_handshake_is_websocket(req)) { /* a WebSocket handshake that was refused: say why */
     ws_handshake hs;
-    if (ws_handshake_check(req, &hs) != 0) {
+    if (ws_handshake_check(req, relay_wt_protocols, RELAY_MOQ_ALPNS, &hs) != 0) {
       ws_handshake_refusal(&hs, resp);
       return 0;
     }

@@ -10,6 +10,8 @@
 
 #include "base/idmap.h"
 #include "base/log.h"
+#include "base/varint.h"
+#include "qmux/qmux_frame.h"
 #include "ws/ws_frame.h"
 
 /* QUIC transport error codes, reported in ws_close_info and sent in APPLICATION_CLOSE when the peer
@@ -24,14 +26,7 @@ enum {
 #define WS_READ_BUF (64 * 1024)
 #define WS_WRITE_IOV 128  /* buffers per write request */
 #define WS_WRITE_MSGS 32  /* stream messages per write request */
-#define WS_MSG_HDR (WS_MESSAGE_HEADER_MAX + WS_STREAM_HEADER_MAX)
-
-/* One slice of a chunk queued on a stream. */
-typedef struct ws_seg {
-  struct ws_seg *next;
-  chunk *data; /* owned reference */
-  size_t off, len;
-} ws_seg;
+#define WS_MSG_HDR (WS_MESSAGE_HEADER_MAX + QMUX_STREAM_HEADER_MAX)
 
 typedef enum { SEND_OPEN, SEND_FIN_QUEUED, SEND_DONE } send_state;
 typedef enum { RECV_OPEN, RECV_FIN, RECV_RESET, RECV_STOPPED } recv_state;
@@ -39,13 +34,17 @@ typedef enum { RECV_OPEN, RECV_FIN, RECV_RESET, RECV_STOPPED } recv_state;
 typedef struct ws_stream {
   int64_t id;
   uint64_t prio;
-  ws_seg *head, *tail;   /* owned: data not yet handed to the socket */
-  size_t queued;         /* bytes in head..tail */
+  chunk_queue q;         /* owned: data not yet handed to the socket (q.len bytes) */
   send_state send;       /* SEND_DONE from the start for the peer's uni streams */
   recv_state recv;       /* RECV_FIN from the start for our uni streams */
   int pending;           /* in the send list */
   int done;              /* both sides done: in the done list, reported and freed on the next turn */
   int local;             /* opened by us */
+  int blocked;           /* QMux: out of the peer's stream credit, off the send list until MAX_STREAM_DATA */
+  uint64_t sent_off;     /* QMux: bytes handed to the socket (the next STREAM offset) */
+  uint64_t send_max;     /* QMux: the peer's MAX_STREAM_DATA */
+  uint64_t recv_off;     /* QMux: bytes received */
+  uint64_t recv_max;     /* QMux: the MAX_STREAM_DATA we gave */
   struct ws_stream *pnext, *pprev; /* send list */
   struct ws_stream *dnext;         /* done list */
 } ws_stream;
@@ -85,9 +84,22 @@ struct ws_conn {
   char remote[64];
   char log_id[16];
   conn_state state;
+  int reading;                 /* reading was started (on the first loop turn) */
   int ready_sent;
   int closed_sent;             /* on_closed was called */
   ws_close_info close;
+  ws_framing framing;
+  char protocol[64];           /* the negotiated subprotocol ("" for none) */
+  char alpn[32];               /* the moq ALPN of "qmux-0N.<alpn>" ("" for none) */
+  size_t payload_max;          /* largest STREAM payload we send in one message */
+  /* QMux flow control (unused with the "webtransport" framing) */
+  int params_received;         /* the peer's QX_TRANSPORT_PARAMETERS arrived */
+  qmux_params peer;            /* the peer's transport parameters */
+  uint64_t send_data, send_max_data;     /* stream bytes sent / the peer's MAX_DATA */
+  uint64_t recv_data, recv_max_data;     /* stream bytes received / the MAX_DATA we gave */
+  uint64_t peer_streams_limit[2];        /* the peer's MAX_STREAMS bidi / uni: our opens stay below */
+  uint64_t our_streams_limit[2];         /* the MAX_STREAMS we gave */
+  uint64_t peer_streams_closed[2];       /* the peer's streams that are closed (or were skipped) */
   /* reading */
   uint8_t *rbuf;               /* owned: libuv reads into it */
   wbuf early;                  /* owned: bytes read before the handover, fed after on_ready */
@@ -149,6 +161,26 @@ static int queue_control(ws_conn *c, const uint8_t *frame, size_t len) {
   return 0;
 }
 
+static int is_qmux(const ws_conn *c) { return c->framing != WS_FRAMING_WEBTRANSPORT; }
+
+/* Queues one QMux control frame (qmux_frame_encode) as its own message. */
+static int queue_qmux(ws_conn *c, const qmux_frame *f) {
+  uint8_t b[QMUX_CONTROL_FRAME_MAX];
+  size_t n = qmux_frame_encode(b, f);
+  return n ? queue_control(c, b, n) : 0;
+}
+
+/* RESET_STREAM or STOP_SENDING in the session's framing. */
+static int queue_stream_control(ws_conn *c, uint8_t type, int64_t sid, uint64_t code, uint64_t final_size) {
+  if (is_qmux(c)) {
+    qmux_frame f = {.type = type, .stream_id = (uint64_t)sid, .code = code, .value = final_size};
+    return queue_qmux(c, &f);
+  }
+  uint8_t r[WS_CONTROL_FRAME_MAX];
+  size_t n = ws_frame_stream_control(r, type, (uint64_t)sid, code);
+  return n ? queue_control(c, r, n) : 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Streams */
 
@@ -178,15 +210,7 @@ static void send_list_del(ws_conn *c, ws_stream *s) {
   s->pnext = s->pprev = NULL;
 }
 
-static void drop_data(ws_stream *s) {
-  for (ws_seg *g = s->head, *n; g; g = n) {
-    n = g->next;
-    chunk_unref(g->data);
-    free(g);
-  }
-  s->head = s->tail = NULL;
-  s->queued = 0;
-}
+static void drop_data(ws_stream *s) { chunk_queue_clear(&s->q); }
 
 static ws_stream *stream_new(ws_conn *c, int64_t sid, int local) {
   ws_stream *s = calloc(1, sizeof *s);
@@ -202,6 +226,12 @@ static ws_stream *stream_new(ws_conn *c, int64_t sid, int local) {
     if (local) s->recv = RECV_FIN;
     else s->send = SEND_DONE;
   }
+  if (is_qmux(c)) {
+    s->recv_max = c->opts.qmux_max_stream_data; /* the same window for every kind of stream */
+    s->send_max = kind_of(sid) ? c->peer.initial_max_stream_data_uni
+                  : local      ? c->peer.initial_max_stream_data_bidi_remote
+                               : c->peer.initial_max_stream_data_bidi_local;
+  }
   if (local) c->n_local++;
   else c->n_peer++;
   return s;
@@ -213,6 +243,17 @@ static void maybe_done(ws_conn *c, ws_stream *s) {
   s->done = 1;
   if (s->local) c->n_local--; /* no longer open, though freed only on the next turn */
   else c->n_peer--;
+  if (!s->local && is_qmux(c)) { /* give the peer a new stream for each closed one, in batches */
+    int k = kind_of(s->id);
+    c->peer_streams_closed[k]++;
+    uint64_t limit = c->peer_streams_closed[k] + c->opts.max_streams;
+    uint64_t batch = c->opts.max_streams / 8 ? c->opts.max_streams / 8 : 1;
+    if (limit >= c->our_streams_limit[k] + batch) {
+      c->our_streams_limit[k] = limit;
+      qmux_frame f = {.type = k ? QMUX_MAX_STREAMS_UNI : QMUX_MAX_STREAMS_BIDI, .value = limit};
+      queue_qmux(c, &f);
+    }
+  }
   send_list_del(c, s);
   drop_data(s);
   s->dnext = c->done_head;
@@ -250,7 +291,9 @@ static void report_done(ws_conn *c) {
     stream_free(c, s);
     if (c->h && c->h->on_stream_closed) c->h->on_stream_closed(c, sid, c->user_data);
   }
-  if (c->local_blocked && c->state == WC_OPEN && c->n_local < c->opts.max_streams) {
+  if (c->local_blocked && c->state == WC_OPEN && c->n_local < c->opts.max_streams &&
+      (!is_qmux(c) || ((uint64_t)c->next_local[0] >> 2) < c->peer_streams_limit[0] ||
+       ((uint64_t)c->next_local[1] >> 2) < c->peer_streams_limit[1])) {
     c->local_blocked = 0;
     if (c->h && c->h->on_streams_available) c->h->on_streams_available(c, c->user_data);
   }
@@ -282,45 +325,53 @@ static void on_write(uv_write_t *req, int status) {
  * Returns 0, or -1 if w has no room left for it. */
 static int emit_message(ws_conn *c, ws_write *w, ws_stream *s) {
   if (w->nmsgs == WS_WRITE_MSGS || w->nbufs + 2 > WS_WRITE_IOV) return -1;
-  /* The payload: at most WS_STREAM_PAYLOAD_MAX, and no more slices than w has buffers for. */
+  /* The payload: at most payload_max, within the peer's flow control credit (QMux), and no more
+   * slices than w has buffers for. */
+  size_t limit = c->payload_max;
+  if (is_qmux(c) && s->q.len) {
+    uint64_t conn_credit = c->send_max_data - c->send_data, stream_credit = s->send_max - s->sent_off;
+    if (stream_credit == 0) { /* wait for MAX_STREAM_DATA; the others go on */
+      s->blocked = 1;
+      send_list_del(c, s);
+      return 0;
+    }
+    if (conn_credit == 0) return -1; /* wait for MAX_DATA */
+    if (stream_credit < limit) limit = (size_t)stream_credit;
+    if (conn_credit < limit) limit = (size_t)conn_credit;
+  }
   size_t room = WS_WRITE_IOV - w->nbufs - 1, payload = 0;
-  for (ws_seg *g = s->head; g && room && payload < WS_STREAM_PAYLOAD_MAX; g = g->next, room--)
+  for (chunk_seg *g = s->q.head; g && room && payload < limit; g = g->next, room--)
     payload += g->len;
-  if (payload > WS_STREAM_PAYLOAD_MAX) payload = WS_STREAM_PAYLOAD_MAX;
-  if (payload == 0 && s->queued) return -1;
-  int fin = payload == s->queued && s->send == SEND_FIN_QUEUED;
+  if (payload > limit) payload = limit;
+  if (payload == 0 && s->q.len) return -1;
+  int fin = payload == s->q.len && s->send == SEND_FIN_QUEUED;
   if (payload == 0 && !fin) { /* nothing to send after all */
     send_list_del(c, s);
     return 0;
   }
-  uint8_t sh[WS_STREAM_HEADER_MAX];
-  size_t shl = ws_frame_stream_header(sh, (uint64_t)s->id, fin);
+  uint8_t sh[QMUX_STREAM_HEADER_MAX];
+  size_t shl = is_qmux(c) ? qmux_frame_stream_header(sh, (uint64_t)s->id, s->sent_off, payload, fin)
+                          : ws_frame_stream_header(sh, (uint64_t)s->id, fin);
+  s->sent_off += payload;
+  c->send_data += payload;
   uint8_t *hdr = w->hdr[w->nmsgs++];
   size_t mhl = ws_frame_message_header(hdr, WSLAY_BINARY_FRAME, shl + payload);
   memcpy(hdr + mhl, sh, shl);
   w->bufs[w->nbufs++] = uv_buf_init((char *)hdr, (unsigned)(mhl + shl));
   w->bytes += mhl + shl + payload;
-  for (size_t left = payload; left;) {
-    ws_seg *g = s->head;
+  size_t left = payload;
+  for (chunk_seg *g = s->q.head; left; g = g->next) { /* the write takes its own references */
     size_t take = g->len < left ? g->len : left;
     w->bufs[w->nbufs++] = uv_buf_init((char *)g->data->data + g->off, (unsigned)take);
     w->refs[w->nrefs++] = chunk_ref(g->data);
-    g->off += take;
-    g->len -= take;
     left -= take;
-    if (g->len == 0) {
-      s->head = g->next;
-      if (!s->head) s->tail = NULL;
-      chunk_unref(g->data);
-      free(g);
-    }
   }
-  s->queued -= payload;
+  chunk_queue_drop(&s->q, payload);
   send_list_del(c, s);
   if (fin) {
     s->send = SEND_DONE;
     maybe_done(c, s);
-  } else if (s->queued || s->send == SEND_FIN_QUEUED) {
+  } else if (s->q.len || s->send == SEND_FIN_QUEUED) {
     send_list_add(c, s); /* behind the streams of the same priority: they take turns */
   }
   return 0;
@@ -433,7 +484,7 @@ static void closing_step(ws_conn *c) {
 }
 
 /* Starts the close: APPLICATION_CLOSE (unless the peer closed), then a WebSocket close. */
-static void begin_close(ws_conn *c, int by_peer, uint64_t code, const char *reason, uint16_t ws_code) {
+static void begin_close(ws_conn *c, int by_peer, int app, uint64_t code, const char *reason, uint16_t ws_code) {
   if (c->state != WC_OPEN) return;
   c->state = WC_CLOSING;
   c->close.by_peer = by_peer;
@@ -441,7 +492,8 @@ static void begin_close(ws_conn *c, int by_peer, uint64_t code, const char *reas
   snprintf(c->close.reason, sizeof c->close.reason, "%s", reason ? reason : "");
   if (!by_peer && !wslay_event_get_close_sent(c->ws)) {
     uint8_t f[140];
-    size_t n = ws_frame_application_close(f, sizeof f, code, reason);
+    size_t n = is_qmux(c) ? qmux_frame_close(f, sizeof f, app, code, reason)
+                          : ws_frame_application_close(f, sizeof f, code, reason);
     uint8_t hdr[WS_MESSAGE_HEADER_MAX];
     size_t hl = ws_frame_message_header(hdr, WSLAY_BINARY_FRAME, n);
     if (n) {
@@ -461,11 +513,11 @@ static void fail(ws_conn *c, uint64_t code, const char *why) {
   if (c->state != WC_OPEN) return;
   LOG_WRN("ws_protocol_error", "conn=%s remote=%s code=%llu reason=\"%s\"", c->log_id, c->remote,
           (unsigned long long)code, why);
-  begin_close(c, 0, code, why, WSLAY_CODE_PROTOCOL_ERROR);
+  begin_close(c, 0, 0, code, why, WSLAY_CODE_PROTOCOL_ERROR);
 }
 
 void ws_conn_close(ws_conn *c, uint64_t code, const char *reason) {
-  begin_close(c, 0, code, reason, WSLAY_CODE_NORMAL_CLOSURE);
+  begin_close(c, 0, 1, code, reason, WSLAY_CODE_NORMAL_CLOSURE);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -477,19 +529,29 @@ static int peer_may_send(int64_t sid) { return !is_local(sid) || !kind_of(sid); 
 static int we_may_send(int64_t sid) { return is_local(sid) || !kind_of(sid); }
 
 /* The stream a peer frame names: existing, newly opened by the peer (create), or NULL for a stream
- * already closed (the frame is dropped). Sets *bad for an id the peer may not use. */
-static ws_stream *peer_stream(ws_conn *c, int64_t sid, int create, const char **bad) {
+ * already closed (the frame is dropped). Sets *bad (and *code) for an id the peer may not use. */
+static ws_stream *peer_stream(ws_conn *c, int64_t sid, int create, const char **bad, uint64_t *code) {
   ws_stream *s = idmap_get(&c->streams, (uint64_t)sid);
   if (s) return s->done ? NULL : s;
   int k = kind_of(sid);
+  *code = WS_CODE_STREAM_STATE;
   if (is_local(sid)) {
     if (sid >= c->next_local[k]) *bad = "a frame for a stream we never opened";
     return NULL;
   }
   if (sid < c->next_peer[k]) return NULL; /* closed */
+  if (is_qmux(c) && ((uint64_t)sid >> 2) >= c->our_streams_limit[k]) {
+    *code = WS_CODE_STREAM_LIMIT;
+    *bad = "a stream beyond the MAX_STREAMS we gave";
+    return NULL;
+  }
+  /* Ids skipped over (QUIC opens them implicitly) are closed at once, and so is this one if the
+   * frame does not open it: the peer gets them back in MAX_STREAMS. */
+  c->peer_streams_closed[k] += (uint64_t)(sid - c->next_peer[k]) / 4 + (create ? 0 : 1);
   c->next_peer[k] = sid + 4;
   if (!create) return NULL;
   if (c->n_peer >= c->opts.max_streams) {
+    *code = WS_CODE_STREAM_LIMIT;
     *bad = "too many open streams";
     return NULL;
   }
@@ -498,52 +560,91 @@ static ws_stream *peer_stream(ws_conn *c, int64_t sid, int create, const char **
   return s;
 }
 
-static void on_stream_frame(ws_conn *c, const ws_frame *f) {
-  int64_t sid = (int64_t)f->stream_id;
+/* QMux: the peer's data took len bytes of our window; extend it once half is used. */
+static void grant_credit(ws_conn *c, ws_stream *s, size_t len) {
+  uint64_t window = c->opts.qmux_max_data;
+  if (c->recv_max_data - c->recv_data < window / 2) {
+    c->recv_max_data = c->recv_data + window;
+    qmux_frame f = {.type = QMUX_MAX_DATA, .value = c->recv_max_data};
+    if (queue_qmux(c, &f)) return;
+  }
+  window = c->opts.qmux_max_stream_data;
+  if (s && s->recv == RECV_OPEN && s->recv_max - s->recv_off < window / 2) {
+    s->recv_max = s->recv_off + window;
+    qmux_frame f = {.type = QMUX_MAX_STREAM_DATA, .stream_id = (uint64_t)s->id, .value = s->recv_max};
+    queue_qmux(c, &f);
+  }
+  (void)len;
+}
+
+/* STREAM: has_offset/offset only with QMux (where data must arrive in order). */
+static void on_stream_frame(ws_conn *c, int64_t sid, const uint8_t *data, size_t len, int fin, int has_offset,
+                            uint64_t offset) {
   if (!peer_may_send(sid)) return fail(c, WS_CODE_STREAM_STATE, "data on a stream the peer may not write");
   const char *bad = NULL;
-  ws_stream *s = peer_stream(c, sid, 1, &bad);
-  if (bad) return fail(c, strcmp(bad, "too many open streams") == 0 ? WS_CODE_STREAM_LIMIT : WS_CODE_STREAM_STATE, bad);
+  uint64_t code = 0;
+  ws_stream *s = peer_stream(c, sid, 1, &bad, &code);
+  if (bad) return fail(c, code, bad);
+  if (is_qmux(c)) {
+    if (c->recv_data + len > c->recv_max_data) return fail(c, QMUX_ERR_CODE_FLOW_CONTROL, "data beyond MAX_DATA");
+    c->recv_data += len;
+    if (s) { /* flow control by the highest offset, as QUIC; then the order a reliable stream keeps */
+      uint64_t at = has_offset ? offset : s->recv_off;
+      if (at + len > s->recv_max) return fail(c, QMUX_ERR_CODE_FLOW_CONTROL, "data beyond MAX_STREAM_DATA");
+      if (at != s->recv_off && s->recv != RECV_STOPPED)
+        return fail(c, WS_CODE_PROTOCOL_VIOLATION, "STREAM data out of order");
+      s->recv_off += len;
+    }
+    grant_credit(c, s, len);
+    if (c->state != WC_OPEN) return;
+  }
   if (!s) return;
   if (s->recv == RECV_STOPPED) return; /* we asked it to stop: what was in flight is dropped */
   if (s->recv != RECV_OPEN) return fail(c, WS_CODE_STREAM_STATE, "data after the end of a stream");
-  if (f->fin) s->recv = RECV_FIN;
-  if (c->h && c->h->on_stream_data) c->h->on_stream_data(c, sid, f->data, f->len, f->fin, c->user_data);
-  if (f->fin) maybe_done(c, s);
+  if (fin) s->recv = RECV_FIN;
+  if (c->h && c->h->on_stream_data) c->h->on_stream_data(c, sid, data, len, fin, c->user_data);
+  if (fin) maybe_done(c, s);
 }
 
-static void on_reset_frame(ws_conn *c, const ws_frame *f) {
-  int64_t sid = (int64_t)f->stream_id;
+static void on_reset_frame(ws_conn *c, int64_t sid, uint64_t err) {
   if (!peer_may_send(sid)) return fail(c, WS_CODE_STREAM_STATE, "RESET_STREAM for a stream the peer may not write");
   const char *bad = NULL;
-  ws_stream *s = peer_stream(c, sid, 0, &bad);
-  if (bad) return fail(c, WS_CODE_STREAM_STATE, bad);
+  uint64_t code = 0;
+  ws_stream *s = peer_stream(c, sid, 0, &bad, &code);
+  if (bad) return fail(c, code, bad);
   if (!s || s->recv == RECV_FIN || s->recv == RECV_RESET) return;
   int tell = s->recv == RECV_OPEN;
   s->recv = RECV_RESET;
-  if (tell && c->h && c->h->on_stream_reset) c->h->on_stream_reset(c, sid, f->code, c->user_data);
+  if (tell && c->h && c->h->on_stream_reset) c->h->on_stream_reset(c, sid, err, c->user_data);
   maybe_done(c, s);
 }
 
-static void on_stop_frame(ws_conn *c, const ws_frame *f) {
-  int64_t sid = (int64_t)f->stream_id;
+static void on_stop_frame(ws_conn *c, int64_t sid, uint64_t err) {
   if (!we_may_send(sid)) return fail(c, WS_CODE_STREAM_STATE, "STOP_SENDING for a stream only the peer writes");
   const char *bad = NULL;
-  ws_stream *s = peer_stream(c, sid, 0, &bad);
-  if (bad) return fail(c, WS_CODE_STREAM_STATE, bad);
+  uint64_t code = 0;
+  ws_stream *s = peer_stream(c, sid, 0, &bad, &code);
+  if (bad) return fail(c, code, bad);
   if (!s || s->send == SEND_DONE) return;
   /* Answered as QUIC does: our side is reset with the same code. */
   drop_data(s);
   send_list_del(c, s);
   s->send = SEND_DONE;
-  uint8_t r[WS_CONTROL_FRAME_MAX];
-  size_t n = ws_frame_stream_control(r, WS_FRAME_RESET_STREAM, (uint64_t)sid, f->code);
-  if (queue_control(c, r, n)) return;
-  if (c->h && c->h->on_stream_stop) c->h->on_stream_stop(c, sid, f->code, c->user_data);
+  if (queue_stream_control(c, WS_FRAME_RESET_STREAM, sid, err, s->sent_off)) return;
+  if (c->h && c->h->on_stream_stop) c->h->on_stream_stop(c, sid, err, c->user_data);
   maybe_done(c, s);
 }
 
-static void on_message(ws_conn *c, const uint8_t *msg, size_t len) {
+static void close_by_peer(ws_conn *c, uint64_t code, const uint8_t *data, size_t len) {
+  char reason[128];
+  size_t n = len < sizeof reason - 1 ? len : sizeof reason - 1;
+  memcpy(reason, data, n);
+  reason[n] = 0;
+  begin_close(c, 1, 1, code, reason, WSLAY_CODE_NORMAL_CLOSURE);
+}
+
+/* One message in the "webtransport" framing: one frame. */
+static void on_webtransport_message(ws_conn *c, const uint8_t *msg, size_t len) {
   ws_frame f;
   int rv = ws_frame_decode(msg, len, &f);
   if (rv != WS_FRAME_OK) {
@@ -552,18 +653,134 @@ static void on_message(ws_conn *c, const uint8_t *msg, size_t len) {
     return fail(c, WS_CODE_FRAME_ENCODING, why);
   }
   switch (f.type) {
-  case WS_FRAME_STREAM: on_stream_frame(c, &f); break;
-  case WS_FRAME_RESET_STREAM: on_reset_frame(c, &f); break;
-  case WS_FRAME_STOP_SENDING: on_stop_frame(c, &f); break;
-  case WS_FRAME_APPLICATION_CLOSE: {
-    char reason[128];
-    size_t n = f.len < sizeof reason - 1 ? f.len : sizeof reason - 1;
-    memcpy(reason, f.data, n);
-    reason[n] = 0;
-    begin_close(c, 1, f.code, reason, WSLAY_CODE_NORMAL_CLOSURE);
+  case WS_FRAME_STREAM: on_stream_frame(c, (int64_t)f.stream_id, f.data, f.len, f.fin, 0, 0); break;
+  case WS_FRAME_RESET_STREAM: on_reset_frame(c, (int64_t)f.stream_id, f.code); break;
+  case WS_FRAME_STOP_SENDING: on_stop_frame(c, (int64_t)f.stream_id, f.code); break;
+  case WS_FRAME_APPLICATION_CLOSE: close_by_peer(c, f.code, f.data, f.len); break;
+  }
+}
+
+/* Our opens blocked on the peer's MAX_STREAMS may go on. */
+static void streams_raised(ws_conn *c) {
+  if (c->local_blocked) kick(c); /* report_done tells the layer above */
+}
+
+/* The peer's transport parameters: the credit our sending starts with. Then the session is ready. */
+static void on_params(ws_conn *c, const qmux_frame *f) {
+  if (c->params_received) return fail(c, WS_CODE_PROTOCOL_VIOLATION, "a second QX_TRANSPORT_PARAMETERS");
+  if (qmux_params_decode(f->data, f->len, &c->peer) != QMUX_OK)
+    return fail(c, QMUX_ERR_CODE_TRANSPORT_PARAMETER, "malformed QX_TRANSPORT_PARAMETERS");
+  if (c->framing == WS_FRAMING_QMUX01 && c->peer.max_record_size < QMUX_DEFAULT_MAX_RECORD_SIZE)
+    return fail(c, QMUX_ERR_CODE_TRANSPORT_PARAMETER, "max_record_size below 16382");
+  c->params_received = 1;
+  c->send_max_data = c->peer.initial_max_data;
+  c->peer_streams_limit[0] = c->peer.initial_max_streams_bidi;
+  c->peer_streams_limit[1] = c->peer.initial_max_streams_uni;
+  if (c->framing == WS_FRAMING_QMUX01 && c->peer.max_record_size - QMUX_STREAM_HEADER_MAX < c->payload_max)
+    c->payload_max = (size_t)(c->peer.max_record_size - QMUX_STREAM_HEADER_MAX);
+  LOG_DBG("qmux_params", "conn=%s max_data=%llu stream_data=%llu/%llu/%llu streams=%llu/%llu record=%llu", c->log_id,
+          (unsigned long long)c->peer.initial_max_data, (unsigned long long)c->peer.initial_max_stream_data_bidi_local,
+          (unsigned long long)c->peer.initial_max_stream_data_bidi_remote,
+          (unsigned long long)c->peer.initial_max_stream_data_uni, (unsigned long long)c->peer.initial_max_streams_bidi,
+          (unsigned long long)c->peer.initial_max_streams_uni, (unsigned long long)c->peer.max_record_size);
+  if (!c->ready_sent) {
+    c->ready_sent = 1;
+    if (c->h && c->h->on_ready) c->h->on_ready(c, c->user_data);
+  }
+}
+
+static void on_max_stream_data(ws_conn *c, int64_t sid, uint64_t max) {
+  if (!we_may_send(sid)) return fail(c, WS_CODE_STREAM_STATE, "MAX_STREAM_DATA for a stream only the peer writes");
+  const char *bad = NULL;
+  uint64_t code = 0;
+  ws_stream *s = peer_stream(c, sid, 0, &bad, &code);
+  if (bad) return fail(c, code, bad);
+  if (!s || max <= s->send_max) return;
+  s->send_max = max;
+  if (s->blocked) {
+    s->blocked = 0;
+    if (s->q.len || s->send == SEND_FIN_QUEUED) send_list_add(c, s);
+    kick(c);
+  }
+}
+
+/* One QMux frame; returns 0 to go on with the message, -1 to stop (the session is closing). */
+static int on_qmux_frame(ws_conn *c, const qmux_frame *f) {
+  if (!c->params_received && f->type != QMUX_TRANSPORT_PARAMETERS) {
+    fail(c, WS_CODE_PROTOCOL_VIOLATION, "the first frame is not QX_TRANSPORT_PARAMETERS");
+    return -1;
+  }
+  int64_t sid = (int64_t)f->stream_id;
+  switch (f->type) {
+  case QMUX_PADDING: break;
+  case QMUX_STREAM: on_stream_frame(c, sid, f->data, f->len, f->fin, f->has_offset, f->offset); break;
+  case QMUX_RESET_STREAM:
+  case QMUX_RESET_STREAM_AT: on_reset_frame(c, sid, f->code); break;
+  case QMUX_STOP_SENDING: on_stop_frame(c, sid, f->code); break;
+  case QMUX_MAX_DATA:
+    if (f->value > c->send_max_data) {
+      c->send_max_data = f->value;
+      kick(c);
+    }
+    break;
+  case QMUX_MAX_STREAM_DATA: on_max_stream_data(c, sid, f->value); break;
+  case QMUX_MAX_STREAMS_BIDI:
+  case QMUX_MAX_STREAMS_UNI: {
+    int k = f->type == QMUX_MAX_STREAMS_UNI;
+    if (f->value > c->peer_streams_limit[k]) {
+      c->peer_streams_limit[k] = f->value;
+      streams_raised(c);
+    }
     break;
   }
+  case QMUX_DATA_BLOCKED:
+  case QMUX_STREAMS_BLOCKED_BIDI:
+  case QMUX_STREAMS_BLOCKED_UNI: break; /* informational: our credit follows what we consume */
+  case QMUX_STREAM_DATA_BLOCKED:
+    if (!peer_may_send(sid)) fail(c, WS_CODE_STREAM_STATE, "STREAM_DATA_BLOCKED for a stream only we write");
+    break;
+  case QMUX_CONNECTION_CLOSE:
+  case QMUX_APPLICATION_CLOSE: close_by_peer(c, f->code, f->data, f->len); break;
+  case QMUX_DATAGRAM: fail(c, WS_CODE_PROTOCOL_VIOLATION, "a DATAGRAM, which we did not allow"); break;
+  default:
+    if (f->type == QMUX_TRANSPORT_PARAMETERS) {
+      on_params(c, f);
+    } else if (f->type == QMUX_PING_REQUEST) {
+      qmux_frame r = {.type = QMUX_PING_RESPONSE, .value = f->value};
+      queue_qmux(c, &r);
+    } else if (f->type == QMUX_PING_RESPONSE) {
+      /* we send no QX_PING: a response is unsolicited but harmless */
+    }
+    break;
   }
+  return c->state == WC_OPEN ? 0 : -1;
+}
+
+/* One message in a QMux framing: frames until its end (draft-01: one record; draft-00: one frame,
+ * but more are accepted). */
+static void on_qmux_message(ws_conn *c, const uint8_t *msg, size_t len) {
+  if (len == 0) return fail(c, WS_CODE_FRAME_ENCODING, "an empty message");
+  while (len && c->state == WC_OPEN) {
+    qmux_frame f;
+    size_t used = 0;
+    int rv = qmux_frame_decode(msg, len, &f, &used);
+    if (rv != QMUX_OK) {
+      char why[80];
+      uint64_t type = 0;
+      size_t tl = 0;
+      if (varint_decode(msg, len, &type, &tl) != VARINT_OK) type = msg[0];
+      snprintf(why, sizeof why, "%s (frame type 0x%llx)", qmux_frame_error_name(rv), (unsigned long long)type);
+      return fail(c, WS_CODE_FRAME_ENCODING, why);
+    }
+    if (on_qmux_frame(c, &f)) return;
+    msg += used;
+    len -= used;
+  }
+}
+
+static void on_message(ws_conn *c, const uint8_t *msg, size_t len) {
+  if (is_qmux(c)) on_qmux_message(c, msg, len);
+  else on_webtransport_message(c, msg, len);
 }
 
 static void wslay_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg, void *ud) {
@@ -575,7 +792,7 @@ static void wslay_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_o
   case WSLAY_CONNECTION_CLOSE: {
     char reason[64];
     snprintf(reason, sizeof reason, "websocket close %u", arg->status_code);
-    begin_close(c, 1, 0, reason, arg->status_code ? arg->status_code : WSLAY_CODE_NORMAL_CLOSURE);
+    begin_close(c, 1, 1, 0, reason, arg->status_code ? arg->status_code : WSLAY_CODE_NORMAL_CLOSURE);
     break;
   }
   case WSLAY_PONG: c->ping_out = 0; break;
@@ -660,9 +877,12 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 static void on_idle(uv_idle_t *h) {
   ws_conn *c = h->data;
   uv_idle_stop(h);
-  if (c->state == WC_OPEN && !c->ready_sent) {
-    c->ready_sent = 1;
-    if (c->h && c->h->on_ready) c->h->on_ready(c, c->user_data);
+  if (c->state == WC_OPEN && !c->reading) {
+    c->reading = 1;
+    if (!is_qmux(c)) { /* QMux: ready once the peer's transport parameters arrive (on_params) */
+      c->ready_sent = 1;
+      if (c->h && c->h->on_ready) c->h->on_ready(c, c->user_data);
+    }
     if (c->state == WC_OPEN) {
       if (uv_read_start((uv_stream_t *)c->tcp, on_alloc, on_read) < 0) {
         c->state = WC_CLOSING;
@@ -693,7 +913,7 @@ static void on_tick(uv_timer_t *t) {
   uint64_t quiet = now_ms(c) - c->last_rx_ms;
   if (c->opts.idle_timeout_ms && quiet >= c->opts.idle_timeout_ms) {
     LOG_INF("ws_idle_timeout", "conn=%s quiet_ms=%llu", c->log_id, (unsigned long long)quiet);
-    begin_close(c, 0, 0, "idle timeout", WSLAY_CODE_GOING_AWAY);
+    begin_close(c, 0, 0, 0, "idle timeout", WSLAY_CODE_GOING_AWAY);
     c->close.idle = 1;
     return;
   }
@@ -715,6 +935,8 @@ void ws_options_default(ws_options *o) {
   o->idle_timeout_ms = 30000;
   o->keep_alive_ms = 5000;
   o->linger_ms = 1000;
+  o->qmux_max_data = 4u << 20;
+  o->qmux_max_stream_data = 1u << 20;
 }
 
 static void on_refused_close(uv_handle_t *h) { free(h); }
@@ -768,6 +990,31 @@ ws_conn *ws_conn_accept(uv_loop_t *loop, uv_tcp_t *tcp, const http_request *req,
   char resp[512];
   size_t n = ws_handshake_response(hs, resp, sizeof resp);
   wbuf_append(&c->ctl, resp, n);
+  c->framing = hs->framing;
+  snprintf(c->protocol, sizeof c->protocol, "%s", hs->protocol);
+  snprintf(c->alpn, sizeof c->alpn, "%s", hs->alpn ? hs->alpn : "");
+  c->payload_max = WS_STREAM_PAYLOAD_MAX;
+  if (is_qmux(c)) { /* our transport parameters: the first frame we send */
+    qmux_params p = {.initial_max_data = c->opts.qmux_max_data,
+                     .initial_max_stream_data_bidi_local = c->opts.qmux_max_stream_data,
+                     .initial_max_stream_data_bidi_remote = c->opts.qmux_max_stream_data,
+                     .initial_max_stream_data_uni = c->opts.qmux_max_stream_data,
+                     .initial_max_streams_bidi = c->opts.max_streams,
+                     .initial_max_streams_uni = c->opts.max_streams,
+                     .max_record_size = QMUX_DEFAULT_MAX_RECORD_SIZE};
+    if (c->framing == WS_FRAMING_QMUX01) {
+      p.max_idle_timeout_ms = c->opts.idle_timeout_ms;
+      if (c->opts.max_message > QMUX_DEFAULT_MAX_RECORD_SIZE) p.max_record_size = c->opts.max_message;
+    }
+    c->recv_max_data = p.initial_max_data;
+    c->our_streams_limit[0] = c->our_streams_limit[1] = c->opts.max_streams;
+    uint8_t f[QMUX_PARAMS_FRAME_MAX];
+    size_t fl = qmux_params_encode(f, &p);
+    uint8_t mh[WS_MESSAGE_HEADER_MAX];
+    size_t mhl = ws_frame_message_header(mh, WSLAY_BINARY_FRAME, fl);
+    wbuf_append(&c->ctl, mh, mhl);
+    wbuf_append(&c->ctl, f, fl);
+  }
   uint64_t tick = c->opts.keep_alive_ms ? c->opts.keep_alive_ms : c->opts.idle_timeout_ms / 2;
   if (tick) {
     if (c->opts.idle_timeout_ms && c->opts.idle_timeout_ms / 2 < tick) tick = c->opts.idle_timeout_ms / 2;
@@ -781,10 +1028,13 @@ ws_conn *ws_conn_accept(uv_loop_t *loop, uv_tcp_t *tcp, const http_request *req,
 const char *ws_conn_path(const ws_conn *c) { return c->path; }
 const char *ws_conn_remote(const ws_conn *c) { return c->remote; }
 const char *ws_conn_log_id(const ws_conn *c) { return c->log_id; }
+const char *ws_conn_protocol(const ws_conn *c) { return c->protocol; }
+const char *ws_conn_alpn(const ws_conn *c) { return c->alpn[0] ? c->alpn : NULL; }
 
 static int64_t open_stream(ws_conn *c, int k) {
   if (c->state != WC_OPEN) return WS_ERR_CLOSED;
-  if (c->n_local >= c->opts.max_streams) {
+  if (c->n_local >= c->opts.max_streams ||
+      (is_qmux(c) && ((uint64_t)c->next_local[k] >> 2) >= c->peer_streams_limit[k])) {
     c->local_blocked = 1;
     return WS_ERR_STREAM_LIMIT;
   }
@@ -816,16 +1066,7 @@ int ws_conn_write(ws_conn *c, int64_t sid, chunk *data, size_t off, size_t len) 
   ws_stream *s = writable(c, sid, &err);
   if (!s) return err;
   if (len == 0) return 0;
-  ws_seg *g = malloc(sizeof *g);
-  if (!g) return WS_ERR_NOMEM;
-  g->next = NULL;
-  g->data = chunk_ref(data);
-  g->off = off;
-  g->len = len;
-  if (s->tail) s->tail->next = g;
-  else s->head = g;
-  s->tail = g;
-  s->queued += len;
+  if (chunk_queue_push(&s->q, data, off, len)) return WS_ERR_NOMEM;
   send_list_add(c, s);
   kick(c);
   return 0;
@@ -848,9 +1089,7 @@ int ws_conn_reset_stream(ws_conn *c, int64_t sid, uint64_t code) {
   drop_data(s);
   send_list_del(c, s);
   s->send = SEND_DONE;
-  uint8_t r[WS_CONTROL_FRAME_MAX];
-  size_t n = ws_frame_stream_control(r, WS_FRAME_RESET_STREAM, (uint64_t)sid, code);
-  if (n && queue_control(c, r, n)) return WS_ERR_CLOSED;
+  if (queue_stream_control(c, WS_FRAME_RESET_STREAM, sid, code, s->sent_off)) return WS_ERR_CLOSED;
   maybe_done(c, s);
   return 0;
 }
@@ -860,9 +1099,7 @@ int ws_conn_stop_sending(ws_conn *c, int64_t sid, uint64_t code) {
   ws_stream *s = idmap_get(&c->streams, (uint64_t)sid);
   if (!s || s->done || s->recv != RECV_OPEN) return WS_ERR_NO_STREAM;
   s->recv = RECV_STOPPED;
-  uint8_t r[WS_CONTROL_FRAME_MAX];
-  size_t n = ws_frame_stream_control(r, WS_FRAME_STOP_SENDING, (uint64_t)sid, code);
-  if (n && queue_control(c, r, n)) return WS_ERR_CLOSED;
+  if (queue_stream_control(c, WS_FRAME_STOP_SENDING, sid, code, 0)) return WS_ERR_CLOSED;
   maybe_done(c, s);
   return 0;
 }
@@ -882,5 +1119,5 @@ int ws_conn_set_priority(ws_conn *c, int64_t sid, uint64_t prio) {
 size_t ws_conn_stream_queued(ws_conn *c, int64_t sid) {
   if (c->state != WC_OPEN) return 0;
   ws_stream *s = idmap_get(&c->streams, (uint64_t)sid);
-  return s ? s->queued : 0;
+  return s ? s->q.len : 0;
 }

@@ -1,9 +1,21 @@
-/* ws_conn: a WebSocket session carrying QUIC-like streams (the "webtransport" framing of ws_frame.h)
- * on a TCP connection that the HTTP server handed over after an upgrade request.
+/* ws_conn: a WebSocket session carrying QUIC-like streams on a TCP connection that the HTTP server
+ * handed over after an upgrade request, in the framing the handshake chose (ws_handshake.h): the
+ * simple "webtransport" frames of ws_frame.h, or QMux drafts 00/01 (qmux/qmux_frame.h).
  *
  * Receiving: wslay reads the peer's WebSocket frames (unmasking, fragments, ping/pong, the close
- * handshake, the message size limit); each complete binary message is one stream frame, given to the
- * handler as "stream id + bytes", like quic_conn does.
+ * handshake, the message size limit); each complete binary message is one stream frame (QMux: one
+ * or more frames, a record), given to the handler as "stream id + bytes", like quic_conn does.
+ *
+ * QMux: our QX_TRANSPORT_PARAMETERS go first; on_ready waits for the peer's (its first frame, or the
+ * session is closed). Flow control as in QUIC: we send within the peer's MAX_DATA, MAX_STREAM_DATA
+ * and MAX_STREAMS (a stream out of credit waits off the send list; an open beyond MAX_STREAMS fails
+ * with WS_ERR_STREAM_LIMIT until the peer raises it), and give the peer qmux_max_data /
+ * qmux_max_stream_data windows and max_streams streams, extended (MAX_DATA, MAX_STREAM_DATA,
+ * MAX_STREAMS) as its data is handed to the handler and its streams close; a peer that goes beyond
+ * them is closed with FLOW_CONTROL_ERROR / STREAM_LIMIT_ERROR. QX_PING requests are answered.
+ * Errors we detect close with CONNECTION_CLOSE (0x1c), ws_conn_close with APPLICATION_CLOSE (0x1d).
+ * Outgoing STREAM frames carry offset and length and at most 16360 bytes (less if the peer's
+ * max_record_size asks), one frame a message.
  *
  * Sending: the data messages are framed here, not by wslay, so that stream data goes from the chunks
  * it was queued as straight to writev: a write takes a reference to a chunk and copies nothing. Each
@@ -50,6 +62,8 @@ typedef struct ws_options {
   uint64_t keep_alive_ms;   /* send a ping after this much quiet from the peer (5000; 0 = never) */
   uint64_t linger_ms;       /* after a close, time to write the close frames before the socket is
                                closed anyway (1000) */
+  uint64_t qmux_max_data;   /* QMux: the connection window we give the peer (4 MiB) */
+  uint64_t qmux_max_stream_data; /* QMux: the window per stream (1 MiB) */
 } ws_options;
 
 /* Why a session ended. */
@@ -102,6 +116,11 @@ const char *ws_conn_path(const ws_conn *c);
 const char *ws_conn_remote(const ws_conn *c);
 /* A short id for logs ("ws-" and a number unique within the process run). */
 const char *ws_conn_log_id(const ws_conn *c);
+/* The negotiated subprotocol ("qmux-01.moq-lite-04", "qmux-00", "webtransport", ...; "" if none). */
+const char *ws_conn_protocol(const ws_conn *c);
+/* The moq ALPN the subprotocol fixed ("moq-lite-04" of "qmux-01.moq-lite-04"), or NULL: the
+ * version is then negotiated by the setup exchange. */
+const char *ws_conn_alpn(const ws_conn *c);
 /* Opens a stream of ours; returns its id, or WS_ERR_*. */
 int64_t ws_conn_open_bidi(ws_conn *c);
 int64_t ws_conn_open_uni(ws_conn *c);

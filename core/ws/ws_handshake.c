@@ -84,7 +84,44 @@ static int refuse(ws_handshake *out, int status, const char *reason) {
   return -1;
 }
 
-int ws_handshake_check(const http_request *req, ws_handshake *out) {
+static int has_protocol_header(const http_request *req) {
+  for (size_t i = 0; i < req->header_count; i++)
+    if (strcasecmp(req->headers[i].name, "Sec-WebSocket-Protocol") == 0) return 1;
+  return 0;
+}
+
+/* Tries candidate name; on an offer, records it in out and returns 1. */
+static int pick(const http_request *req, const char *name, ws_framing framing, const char *alpn, ws_handshake *out) {
+  if (strlen(name) >= sizeof out->protocol || !each_token(req, "Sec-WebSocket-Protocol", is_protocol, (void *)name))
+    return 0;
+  snprintf(out->protocol, sizeof out->protocol, "%s", name);
+  out->framing = framing;
+  out->alpn = alpn;
+  return 1;
+}
+
+/* The server's preference order (see the header). Returns 0 when one was chosen (or none was
+ * offered), -1 when only unknown ones were. */
+static int choose_protocol(const http_request *req, const char *const *alpns, size_t n_alpns, ws_handshake *out) {
+  out->protocol[0] = 0;
+  out->framing = WS_FRAMING_WEBTRANSPORT;
+  out->alpn = NULL;
+  if (!has_protocol_header(req)) return 0;
+  char name[80];
+  for (size_t i = 0; i < n_alpns; i++) {
+    snprintf(name, sizeof name, WS_SUBPROTOCOL_QMUX01 ".%s", alpns[i]);
+    if (pick(req, name, WS_FRAMING_QMUX01, alpns[i], out)) return 0;
+    snprintf(name, sizeof name, WS_SUBPROTOCOL_QMUX00 ".%s", alpns[i]);
+    if (pick(req, name, WS_FRAMING_QMUX00, alpns[i], out)) return 0;
+  }
+  if (pick(req, WS_SUBPROTOCOL_QMUX01, WS_FRAMING_QMUX01, NULL, out) ||
+      pick(req, WS_SUBPROTOCOL_QMUX00, WS_FRAMING_QMUX00, NULL, out) ||
+      pick(req, WS_SUBPROTOCOL, WS_FRAMING_WEBTRANSPORT, NULL, out))
+    return 0;
+  return -1;
+}
+
+int ws_handshake_check(const http_request *req, const char *const *alpns, size_t n_alpns, ws_handshake *out) {
   memset(out, 0, sizeof *out);
   if (!ws_handshake_is_websocket(req)) return refuse(out, 400, "only \"Upgrade: websocket\" is served here");
   if (strcmp(req->method, "GET") != 0) return refuse(out, 405, "a WebSocket handshake must be a GET");
@@ -97,11 +134,11 @@ int ws_handshake_check(const http_request *req, ws_handshake *out) {
     return refuse(out, 426, "unsupported WebSocket version (Sec-WebSocket-Version must be 13)");
   const char *key = http_request_header(req, "Sec-WebSocket-Key");
   if (!key_valid(key)) return refuse(out, 400, "missing or malformed Sec-WebSocket-Key");
-  if (!each_token(req, "Sec-WebSocket-Protocol", is_protocol, (void *)WS_SUBPROTOCOL))
-    return refuse(out, 400, "no supported WebSocket subprotocol: offer \"" WS_SUBPROTOCOL "\"");
+  if (choose_protocol(req, alpns, n_alpns, out))
+    return refuse(out, 400, "no supported WebSocket subprotocol: offer qmux-01.<moq alpn>, qmux-00.<moq alpn>, "
+                            "qmux-01, qmux-00 or webtransport");
   if (ws_accept_key(key, out->accept)) return refuse(out, 400, "cannot compute Sec-WebSocket-Accept");
   out->status = 101;
-  out->protocol = WS_SUBPROTOCOL;
   return 0;
 }
 
@@ -111,9 +148,10 @@ size_t ws_handshake_response(const ws_handshake *h, char *out, size_t outlen) {
                    "Upgrade: websocket\r\n"
                    "Connection: Upgrade\r\n"
                    "Sec-WebSocket-Accept: %s\r\n"
-                   "Sec-WebSocket-Protocol: %s\r\n"
+                   "%s%s%s"
                    "\r\n",
-                   h->accept, h->protocol);
+                   h->accept, h->protocol[0] ? "Sec-WebSocket-Protocol: " : "", h->protocol,
+                   h->protocol[0] ? "\r\n" : "");
   return n < 0 || (size_t)n >= outlen ? 0 : (size_t)n;
 }
 

@@ -45,6 +45,8 @@ static int fake_nodelay(uv_tcp_t *handle, int enable);
 #include "base/log.h"
 #include "ws/ws_handshake.h"
 
+static const char *const fuzz_alpns[] = {"moq-lite-04", "moql"};
+
 enum {
   F_ON_UPGRADE = 0x01,    /* the server has an on_upgrade callback */
   F_REFUSE_UPGRADE = 0x02, /* on_upgrade answers -1 (400) for valid handshakes */
@@ -201,7 +203,7 @@ static int on_request(void *ud, const http_request *req, http_response *resp) {
   check_request(req);
   if (ws_handshake_is_websocket(req)) { /* the relay's answer to a WebSocket it does not take */
     ws_handshake h;
-    if (ws_handshake_check(req, &h) == 0) {
+    if (ws_handshake_check(req, fuzz_alpns, 2, &h) == 0) {
       FUZZ_CHECK(h.status == 101 && strlen(h.accept) == 28);
       resp->status = 404;
       return 0;
@@ -255,7 +257,7 @@ static int on_upgrade(void *ud, const http_request *req, uv_tcp_t *conn, const u
   check_request(req);
   FUZZ_CHECK(conn != NULL && (extra_len == 0 || extra != NULL));
   ws_handshake h;
-  if (ws_handshake_check(req, &h) != 0) return 1; /* on_request writes the refusal */
+  if (ws_handshake_check(req, fuzz_alpns, 2, &h) != 0) return 1; /* on_request writes the refusal */
   char out[512];
   size_t n = ws_handshake_response(&h, out, sizeof out);
   FUZZ_CHECK(n > 0 && strstr(out, h.accept) != NULL);

@@ -137,6 +137,17 @@ def ws():
                "1d 41 00", "04 02 05 00", "0a 00", "08"]:
         seed("fuzz_ws_frame", unhex(hx))
 
+    # fuzz_qmux.c: the whole input is one record; the first bytes also drive the close writer
+    for hx in ["ff 51 53 30 0d 0a 0d 0a 20 04 04 80 10 00 00 05 04 80 04 00 00 06 04 80 04 00 00 07 04 80 04 00 00"
+               " 08 02 40 64 09 02 40 64",
+               "0a 02 03 61 62 63", "0f 00 40 64 02 68 69", "08 04 78 79", "0b 06 00",
+               "0a 02 01 7a 00 0b 02 00", "04 03 0d 00", "24 02 0d 05 03", "05 03 00", "10 80 10 00 00",
+               "11 01 44 00", "13 40 64", "12 05", "14 07", "15 02 07", "16 01", "17 01",
+               "1c 0a 00 03 62 61 64", "1d 41 00 03 62 79 65", "1d 41 00 00 03 62 79 65",
+               "f4 8c 67 52 9e f8 c7 bd 07", "f4 8c 67 52 9e f8 c7 be 07", "00", "31 02 6f 6b", "30 6f 6b",
+               "ff 51 53 30 0d 0a 0d 0a 17 c5 71 c5 94 29 cd 08 45 04 80 00 7f ff 01 04 80 00 75 30 21 02 aa bb"]:
+        seed("fuzz_qmux", unhex(hx))
+
     # fuzz_http.c: flags, answer, piece seed, then the client's bytes
     up = (b"GET /moq?jwt=t HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n"
           b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"

@@ -10,6 +10,10 @@
 //                                  be killed (for the unannounce and shutdown checks)
 //
 // Environment: RELAY_HTTP_PORT, RELAY_PORT (QUIC), RELAY_CA, RELAY_LOG, MOQ_CLI (moq-cli binary),
+// MOQ_LITE_WS_SUBPROTOCOL (offer only this WebSocket subprotocol, e.g. "qmux-00": the client's
+// WebSocket is wrapped so that the relay must speak it; default: what the client offers, i.e.
+// "qmux-00" first, then "webtransport"), MOQ_LITE_WS_EXPECT (the subprotocol the relay must choose,
+// default the forced one or "qmux-00"),
 // MOQ_INTEROP_TIMEOUT_MS (per connect and per wait, default 5000), MOQ_LITE_WS_ONLY (a regular
 // expression: run only the checks whose name matches), MOQ_LITE_WS_DEBUG=1 (moq-cli logs at debug
 // level to stderr).
@@ -18,39 +22,30 @@
 // timeout, and the shell script runs this under timeout(1) as well.
 
 import { spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
 
-// ---- Node 20 polyfills the library needs, before importing it.
-if (!Promise.withResolvers) {
-  Promise.withResolvers = () => {
-    let resolve, reject;
-    const promise = new Promise((a, b) => {
-      resolve = a;
-      reject = b;
-    });
-    return { promise, resolve, reject };
-  };
-}
-if (!Set.prototype.difference) {
-  Set.prototype.difference = function (other) {
-    const out = new Set();
-    for (const v of this) if (!other.has(v)) out.add(v);
-    return out;
-  };
-}
+import { HTTP_PORT, QUIC_PORT, T, cli, countLog, out, quietConsole, relayLog, runChecks, sha, sleep, timeout, url, waitLog } from "./harness.mjs";
+
 if (typeof globalThis.WebSocket !== "function") {
   process.stderr.write("lite-ws: no WebSocket global (run node with --experimental-websocket)\n");
   process.exit(99);
 }
-// The library logs every step; keep the test output readable.
-const quiet = () => {};
-console.debug = quiet;
-console.log = quiet;
-console.warn = quiet;
-console.error = quiet;
+// Force one subprotocol: the library (through @moq/qmux) offers ["qmux-00", "webtransport"].
+const RawWebSocket = globalThis.WebSocket;
+const FORCED = process.env.MOQ_LITE_WS_SUBPROTOCOL || "";
+const EXPECT = process.env.MOQ_LITE_WS_EXPECT || FORCED || "qmux-00";
+if (FORCED) {
+  globalThis.WebSocket = class extends RawWebSocket {
+    constructor(u, protocols) {
+      const offered = [].concat(protocols ?? []);
+      if (!offered.includes(FORCED)) throw new Error(`the client did not offer ${FORCED}: ${offered.join(", ")}`);
+      super(u, [FORCED]);
+    }
+  };
+}
+quietConsole();
 
 const Moq = await import("@moq/lite");
 
@@ -68,32 +63,8 @@ process.on("uncaughtException", (err) => {
   process.exit(99);
 });
 
-const HTTP_PORT = process.env.RELAY_HTTP_PORT;
-const QUIC_PORT = process.env.RELAY_PORT;
-const CA = process.env.RELAY_CA;
-const RELAY_LOG = process.env.RELAY_LOG;
-const CLI = process.env.MOQ_CLI;
-const T = Number(process.env.MOQ_INTEROP_TIMEOUT_MS || 5000);
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-const out = (s) => process.stdout.write(`${s}\n`);
-
-// ---- helpers
-
-function timeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const url = (path) => new URL(`http://127.0.0.1:${HTTP_PORT}${path}`);
-const sha = (u8) => createHash("sha256").update(u8).digest("hex").slice(0, 16);
 
 const conns = [];
 async function connect(path = "/anon") {
@@ -101,25 +72,6 @@ async function connect(path = "/anon") {
   conns.push(conn);
   return conn;
 }
-
-function relayLog() {
-  try {
-    return readFileSync(RELAY_LOG, "utf8");
-  } catch {
-    return "";
-  }
-}
-
-async function waitLog(re, what, ms = T) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (re.test(relayLog())) return;
-    await sleep(50);
-  }
-  throw new Error(`the relay log never showed ${what} (${re})`);
-}
-
-const countLog = (re) => relayLog().split("\n").filter((l) => re.test(l)).length;
 
 // A published broadcast: serves every track the relay asks for from what write() is given.
 class Publisher {
@@ -200,29 +152,6 @@ function sameGroups(got, sent, what) {
         );
     }
   }
-}
-
-// Runs moq-cli (raw QUIC to the relay) with args; resolves with its stdout when it exits 0.
-function cli(args, input, what) {
-  const child = spawn(CLI, ["--tls-root", CA, ...(process.env.MOQ_LITE_WS_DEBUG ? ["--log-level", "debug"] : []), ...args], { stdio: ["pipe", "pipe", "pipe"] });
-  if (process.env.MOQ_LITE_WS_DEBUG) child.stderr.on("data", (d) => process.stderr.write(d));
-  const chunks = [];
-  let err = "";
-  child.stdout.on("data", (d) => chunks.push(d));
-  child.stderr.on("data", (d) => {
-    err += d;
-  });
-  const done = new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("exit", (code, sig) => {
-      if (code === 0) resolve(Buffer.concat(chunks));
-      else reject(new Error(`${what}: moq-cli exited ${code ?? sig}: ${err.trim().split("\n").slice(-3).join(" | ")}`));
-    });
-  });
-  if (input !== undefined) {
-    if (input) child.stdin.write(input);
-  }
-  return { child, done };
 }
 
 const quicUrl = (path = "") => `moql://localhost:${QUIC_PORT}/${path}`;
@@ -330,7 +259,8 @@ const check = (name, fn) => checks.push({ name, fn });
 check("connect: the WebSocket session negotiates moq-lite-01/02 through the setup exchange", async () => {
   const c = await connect("/anon");
   if (c.version !== "moq-lite-02" && c.version !== "moq-lite-01") throw new Error(`version ${c.version}`);
-  await waitLog(/event=session_open conn=ws-\S+ id=\d+ remote=\S+ transport=websocket protocol=webtransport path=\/anon/, "session_open");
+  const re = new RegExp(`event=session_open conn=ws-\\S+ id=\\d+ remote=\\S+ transport=websocket protocol=${EXPECT} alpn=moql path=/anon`);
+  await waitLog(re, "session_open");
   await waitLog(/event=session_ready session=ws-\S+ version=moq-lite-0[12] root=anon/, "session_ready");
   return `version ${c.version}`;
 });
@@ -565,7 +495,7 @@ check("?jwt= reaches admission: a token with no key configured is refused", asyn
 
 // Raw WebSocket sessions sending bad bytes: each is closed, the relay lives on.
 async function rawSession(send, what) {
-  const ws = new WebSocket(`ws://127.0.0.1:${HTTP_PORT}/anon`, ["webtransport"]);
+  const ws = new RawWebSocket(`ws://127.0.0.1:${HTTP_PORT}/anon`, ["webtransport"]);
   ws.binaryType = "arraybuffer";
   const closed = new Promise((resolve) => ws.addEventListener("close", (ev) => resolve(ev)));
   await timeout(new Promise((resolve, reject) => {
@@ -614,38 +544,6 @@ check("bad bytes: a peer's malformed frames close only its own session", async (
 
 // ---- main
 
-async function runChecks() {
-  for (const k of ["RELAY_HTTP_PORT", "RELAY_PORT", "RELAY_CA", "RELAY_LOG", "MOQ_CLI"])
-    if (!process.env[k]) {
-      out(`lite-ws: ${k} is not set`);
-      process.exit(99);
-    }
-  let failed = 0;
-  let ran = 0;
-  const only = process.env.MOQ_LITE_WS_ONLY ? new RegExp(process.env.MOQ_LITE_WS_ONLY) : null;
-  for (const { name, fn } of checks) {
-    if (only && !only.test(name)) continue;
-    ran++;
-    const t0 = Date.now();
-    try {
-      const detail = await timeout(fn(), T * 6, name);
-      out(`ok: ${name}${detail ? ` (${detail})` : ""} [${Date.now() - t0} ms]`);
-    } catch (e) {
-      failed++;
-      out(`NOT OK: ${name}: ${e?.message ?? e}`);
-    }
-    for (const c of conns.splice(0).reverse()) {
-      try {
-        c.close();
-      } catch {}
-    }
-  }
-  if (clientFlaws) out(`(ignored ${clientFlaws} frame(s) the client received after closing its session)`);
-  out(failed ? `${failed} of ${ran} checks failed` : `all ${ran} checks passed`);
-  await sleep(200);
-  process.exit(failed ? 1 : 0);
-}
-
 async function hold(path, bc) {
   const conn = await timeout(Moq.Connection.connect(url(path)), T, `connect ${path}`).catch((e) => {
     process.stderr.write(`hold: ${e.message}\n`);
@@ -658,7 +556,10 @@ async function hold(path, bc) {
 }
 
 const [mode, ...args] = process.argv.slice(2);
-if (mode === "checks") await runChecks();
+if (mode === "checks")
+  await runChecks("lite-ws", checks, conns, () => {
+    if (clientFlaws) out(`(ignored ${clientFlaws} frame(s) the client received after closing its session)`);
+  });
 else if (mode === "hold") await hold(args[0], args[1]);
 else {
   process.stderr.write("usage: lite-ws.mjs checks | hold PATH BROADCAST\n");

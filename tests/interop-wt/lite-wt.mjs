@@ -12,7 +12,12 @@
 // webtransport.protocols in Moq.Connection.connect() overrides the library's list
 // [moq-lite-04, moq-lite-03, moql, ...]; ["moq-lite-03"] gets lite-03, ["moql"] the setup exchange.
 //
-// Environment: RELAY_PORT (QUIC), RELAY_FINGERPRINT, RELAY_LOG, MOQ_CLI, CHROMIUM (default
+// A second page per check, /?ws, has no WebTransport (deleted before the library loads, as for
+// Safari and Firefox): the library falls back to WebSocket on the relay's HTTP listener
+// (RELAY_HTTP_PORT). It offers qmux-00 first, so those sessions run QMux draft-00 and the setup
+// exchange; the "WebSocket page" checks mix it with WebTransport pages and moq-cli.
+//
+// Environment: RELAY_PORT (QUIC), RELAY_HTTP_PORT, RELAY_FINGERPRINT, RELAY_LOG, MOQ_CLI, CHROMIUM (default
 // /usr/bin/chromium), MOQ_INTEROP_TIMEOUT_MS (default 5000), MOQ_LITE_WT_ONLY (a regular expression:
 // run only the checks whose name matches).
 
@@ -83,11 +88,22 @@ const server = http.createServer((req, res) => {
 
 let browser;
 let page;
+let wsPage;
 const wtUrl = (p) => `https://127.0.0.1:${QUIC_PORT}${p}`;
-const call = (fn, ...args) => page.evaluate(([f, a]) => window.t[f](...a), [fn, args]);
+const wsUrl = (p) => `http://127.0.0.1:${process.env.RELAY_HTTP_PORT}${p}`;
+// Calls window.t[fn] on the page that owns the id given first (the WebSocket page's are > 1000000).
+const call = (fn, ...args) =>
+  (fn === "connectWs" || (typeof args[0] === "number" && args[0] > 1000000) ? wsPage : page).evaluate(
+    ([f, a]) => window.t[f](...a),
+    [fn, args],
+  );
 
 async function connect(p = "/anon", protocols = undefined) {
   return call("connect", wtUrl(p), FINGERPRINT, protocols, T);
+}
+
+async function connectWs(p = "/anon") {
+  return call("connectWs", wsUrl(p), T);
 }
 
 async function sendGroups(pub, track, shapes) {
@@ -274,8 +290,84 @@ check("?jwt= reaches admission: a token with no key configured is refused", asyn
   return outcome;
 });
 
+// ---- the WebSocket page
+
+const bigShapes = () => [
+  [Buffer.from("hello"), randomBytes(300), new Uint8Array(0)],
+  [randomBytes(16360)],
+  [randomBytes(16361), randomBytes(1)],
+  [randomBytes(100000)],
+  [randomBytes(50000), randomBytes(70000), Buffer.from("end")],
+];
+
+// pc publishes broadcast `name`, sc subscribes: every group byte for byte.
+async function pagePubSub(pc, sc, name) {
+  const pub = await call("publish", pc.id, name);
+  const shapes = bigShapes();
+  const sub = await call("subscribe", sc.id, name, "data", shapes.length);
+  await call("requested", pub, "data", T);
+  const sent = await sendGroups(pub, "data", shapes);
+  const got = await call("collect", sub, T * 3);
+  sameGroups(got, sent, name);
+  await call("unpublish", pub);
+  return sent.size;
+}
+
+check("WebSocket page: no WebTransport, the browser connects over WebSocket (qmux-00, then the setup exchange)", async () => {
+  const c = await connectWs("/anon");
+  if (c.version !== "moq-lite-02" && c.version !== "moq-lite-01") throw new Error(`version ${c.version}`);
+  await waitLog(/event=session_open conn=ws-\S+ id=\d+ remote=\S+ transport=websocket protocol=qmux-00 alpn=moql path=\/anon/, "session_open");
+  return `version ${c.version}`;
+});
+
+check("WebSocket page: pub/sub browser -> browser over WebSocket, byte for byte, frames of 16360/16361/100000 bytes", async () => {
+  const pc = await connectWs("/anon");
+  const sc = await connectWs("/anon");
+  return `${await pagePubSub(pc, sc, "ws2ws")} groups`;
+});
+
+check("WebSocket page: mixed transports, browser over WebSocket <-> browser over WebTransport, both ways", async () => {
+  const ws = await connectWs("/anon");
+  const wt = await connect("/anon");
+  const a = await pagePubSub(ws, wt, "ws2wt");
+  const b = await pagePubSub(wt, ws, "wt2ws");
+  return `${a} + ${b} groups (WebTransport ${wt.version}, WebSocket ${ws.version})`;
+});
+
+check("WebSocket page: browser over WebSocket <-> moq-cli over raw QUIC, 100 KB lines intact both ways", async () => {
+  const pc = await connectWs("/");
+  const pub = await call("publish", pc.id, "ws2cli");
+  const lines = ["one", randomBytes(75000).toString("base64"), "three"];
+  const sub = cli(["--alpn", "moq-lite-04", "subscribe", quicUrl(), "ws2cli", "t", "--count", String(lines.length)], "subscriber");
+  sub.child.stdin.end();
+  for (const l of lines) {
+    await call("group", pub, "t", [Buffer.from(l).toString("base64")], T);
+    await sleep(30);
+  }
+  const got = (await timeout(sub.done, T * 2, "moq-cli subscriber")).toString();
+  if (got.split(/(?<=\n)/).sort().join("") !== lines.map((l) => `${l}\n`).sort().join(""))
+    throw new Error(`moq-cli printed ${got.length} bytes, not the lines sent`);
+  await call("unpublish", pub);
+  const p = cli(["--alpn", "moq-lite-04", "publish", quicUrl(), "cli2ws", "t"], "publisher");
+  const sc = await connectWs("/");
+  const a = await call("announced", sc.id, "cli2ws", T);
+  if (!a?.active) throw new Error("no announcement of the moq-cli broadcast");
+  const s2 = await call("subscribe", sc.id, "cli2ws", "t", lines.length);
+  await waitLog(/event=subscribe_upstream .*path=cli2ws/, "the upstream subscription to moq-cli", T);
+  for (const l of lines) {
+    p.child.stdin.write(`${l}\n`);
+    await sleep(50);
+  }
+  p.child.stdin.end();
+  const got2 = await call("collect", s2, T * 2);
+  const frames = got2.sort((x, y) => x.seq - y.seq).map((g) => Buffer.from(g.frames[0] ?? "", "base64").toString());
+  if (frames.join("|") !== lines.join("|")) throw new Error(`the browser got ${frames.map((f) => f.length).join("/")} bytes`);
+  await timeout(p.done, T, "moq-cli publisher exit");
+  return `${lines.length} frames each way`;
+});
+
 async function runChecks() {
-  for (const k of ["RELAY_PORT", "RELAY_FINGERPRINT", "RELAY_LOG", "MOQ_CLI"])
+  for (const k of ["RELAY_PORT", "RELAY_HTTP_PORT", "RELAY_FINGERPRINT", "RELAY_LOG", "MOQ_CLI"])
     if (!process.env[k]) {
       out(`lite-wt: ${k} is not set`);
       process.exit(99);
@@ -294,9 +386,13 @@ async function runChecks() {
     const errors = [];
     page.on("pageerror", (e) => errors.push(e.message));
     await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    wsPage = await browser.newPage();
+    wsPage.on("pageerror", (e) => errors.push(e.message));
+    await wsPage.goto(`http://127.0.0.1:${server.address().port}/?ws`);
     const t0 = Date.now();
     try {
       await page.waitForFunction(() => window.ready === true, null, { timeout: T });
+      await wsPage.waitForFunction(() => window.ready === true, null, { timeout: T });
       const detail = await timeout(fn(), T * 6, name);
       out(`ok: ${name}${detail ? ` (${detail})` : ""} [${Date.now() - t0} ms]`);
     } catch (e) {
@@ -304,6 +400,7 @@ async function runChecks() {
       out(`NOT OK: ${name}: ${(e?.message ?? String(e)).split("\n")[0]}${errors.length ? ` (page: ${errors[0]})` : ""}`);
     }
     await page.close().catch(() => {});
+    await wsPage.close().catch(() => {});
   }
   await browser.close();
   server.close();

@@ -34,7 +34,10 @@ function timeout(promise, ms, what) {
 
 const hexBytes = (hex) => new Uint8Array(hex.match(/../g).map((h) => parseInt(h, 16)));
 
-let next = 1;
+// Ids are unique across the two pages (the WebSocket page's start at 1000001), so the driver can
+// route a call by the id it names.
+const WS_PAGE = new URLSearchParams(location.search).has("ws");
+let next = WS_PAGE ? 1000001 : 1;
 const conns = new Map();
 const pubs = new Map();
 const subs = new Map();
@@ -78,6 +81,15 @@ window.t = {
     const webtransport = { serverCertificateHashes: [{ algorithm: "sha-256", value: hexBytes(hashHex) }] };
     if (protocols) webtransport.protocols = protocols;
     const conn = await timeout(Moq.Connection.connect(new URL(u), { webtransport, websocket: { enabled: false } }), ms, `connect ${u}`);
+    const id = next++;
+    conns.set(id, conn);
+    return { id, version: conn.version };
+  },
+  // On the WebSocket page (/?ws, no WebTransport): connects over WebSocket to the relay's HTTP
+  // listener (u = http://host:port/path); returns {id, version}.
+  async connectWs(u, ms) {
+    if (!WS_PAGE || globalThis.WebTransport) throw new Error("WebTransport is defined on this page");
+    const conn = await timeout(Moq.Connection.connect(new URL(u), { websocket: { enabled: true, delay: 0 } }), ms, `connect ${u}`);
     const id = next++;
     conns.set(id, conn);
     return { id, version: conn.version };

@@ -1,20 +1,25 @@
 #!/bin/sh
-# lite-ws.sh — interop, tier A: the published @moq/lite 0.2.2 client in Node 20 against moq-relay
-# over the WebSocket fallback (Node has no WebTransport, so the client goes straight to WebSocket,
-# subprotocol "webtransport", legacy setup).
+# lite-ws.sh — interop, tier A: the published @moq/lite 0.2.2 and @moq/net 0.3.4 clients in Node 20
+# against moq-relay over the WebSocket fallback (Node has no WebTransport, so the clients go straight
+# to WebSocket).
 #
-# tests/interop-ws/lite-ws.mjs runs the checks (connect and version, announce, byte-exact pub/sub
-# JS -> JS with frames up to 100 KB, fan-out to 3 subscribers, late join, a stalled subscriber
-# losing old groups while a healthy one gets 23 MB, unknown broadcast, JS <-> moq-cli over raw QUIC, unannounce when the publisher process dies, ?jwt= refused without a key,
-# malformed frames closing only their own session). This script adds the HTTP side (refused
-# handshakes) and a shutdown with a WebSocket session open.
+# tests/interop-ws/lite-ws.mjs runs the @moq/lite checks (connect and version, announce, byte-exact
+# pub/sub JS -> JS with frames up to 100 KB, fan-out to 3 subscribers, late join, a stalled subscriber
+# losing old groups while a healthy one gets 23 MB, unknown broadcast, JS <-> moq-cli over raw QUIC,
+# unannounce when the publisher process dies, ?jwt= refused without a key, malformed frames closing
+# only their own session) twice: as the client comes (it offers qmux-00 first: QMux draft-00, legacy
+# setup) and forced onto the simple "webtransport" framing. tests/interop-ws/net-ws.mjs runs @moq/net,
+# which offers qmux-0N.<alpn> (QMux draft-01 and moq-lite-05 by default, then forced subprotocols),
+# mixed with @moq/lite and moq-cli. This script adds the HTTP side (refused handshakes) and a
+# shutdown with a WebSocket session open.
 #
 # Run by `make check`: top_builddir/top_srcdir come from AM_TESTS_ENVIRONMENT. Exit 0 pass, 77 skip,
 # 99 hard error, else fail.
 #
 # npm dependencies come from the committed lockfile tests/interop-ws/package-lock.json, installed with
-# `npm ci` into a cache outside the source tree and reused while the lockfile is unchanged:
-#   ${MOQ_NPM_CACHE:-$HOME/.cache/moq-relay/npm}/interop-ws-<sha256 of package-lock.json>/
+# `npm ci` by tests/interop/npm-deps.sh into a cache outside the source tree and reused while the
+# lockfile is unchanged:
+#   ${MOQ_NPM_CACHE:-$HOME/.cache/moq-relay/npm}/interop-<sha256 of package-lock.json>/
 #
 # Environment:
 #   MOQ_NPM_CACHE           cache root (see above)
@@ -52,72 +57,26 @@ hard_error() {
     exit 99
 }
 
-# ---------------------------------------------------------------- prerequisites
-command -v node >/dev/null 2>&1 || skip "node not found in PATH (install Node.js >= 20 to run it)"
-command -v npm >/dev/null 2>&1 || skip "npm not found in PATH (install npm to run it)"
-node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null) || node_major=0
-[ "${node_major:-0}" -ge 20 ] 2>/dev/null || skip "node $(node --version 2>/dev/null) is too old, need >= 20"
+# ---------------------------------------------------------------- prerequisites and npm deps
+srcdir_interop=$npmdir
+. "$top_srcdir/tests/interop/npm-deps.sh"
+interop_need_node
 # Node 20 has a WebSocket client behind a flag (22 has it on by default and rejects nothing).
 node --experimental-websocket -e 'if (typeof WebSocket !== "function") process.exit(1)' >/dev/null 2>&1 \
     || skip "node $(node --version) has no WebSocket client (need >= 20.10 with --experimental-websocket)"
 command -v curl >/dev/null 2>&1 || skip "curl not found in PATH"
-
-for f in package.json package-lock.json lite-ws.mjs; do
-    [ -f "$npmdir/$f" ] || hard_error "missing $npmdir/$f"
-done
-
-sha256_of() {
-    if command -v sha256sum >/dev/null 2>&1; then
-        sha256sum "$1" | cut -d' ' -f1
-    else
-        node -e 'process.stdout.write(require("crypto").createHash("sha256").update(require("fs").readFileSync(process.argv[1])).digest("hex"))' "$1"
-    fi
-}
-
-# ---------------------------------------------------------------- npm deps (cached)
-lock_hash=$(sha256_of "$npmdir/package-lock.json")
-[ -n "$lock_hash" ] || hard_error "cannot hash package-lock.json"
-cache_root=${MOQ_NPM_CACHE:-${HOME:-/tmp}/.cache/moq-relay/npm}
-depdir="$cache_root/interop-ws-$lock_hash"
-marker="$depdir/node_modules/@moq/lite/package.json"
-
-if [ ! -f "$marker" ]; then
-    mkdir -p "$cache_root" || skip "cannot create npm cache directory $cache_root"
-    staging=$(mktemp -d "$cache_root/.interop-ws-$lock_hash.XXXXXX") || skip "cannot create a directory in $cache_root"
-    chmod 755 "$staging" 2>/dev/null || :
-    cp "$npmdir/package.json" "$npmdir/package-lock.json" "$staging/" || hard_error "copy to $staging failed"
-    log "installing npm dependencies into $depdir (npm ci)"
-    if ! (cd "$staging" && npm ci --no-audit --no-fund --loglevel=error) >"$staging.log" 2>&1; then
-        cat "$staging.log" >&2
-        if grep -q 'in sync' "$staging.log"; then
-            rm -rf "$staging" "$staging.log"
-            hard_error "tests/interop-ws/package-lock.json is out of sync with package.json"
-        fi
-        rm -rf "$staging" "$staging.log"
-        skip "'npm ci' for tests/interop-ws failed (is the npm registry reachable?)"
-    fi
-    rm -f "$staging.log"
-    # Publish atomically with rename(2): a concurrent run may have won the race.
-    if [ -d "$depdir" ] && [ ! -f "$marker" ]; then
-        rm -rf "$depdir"
-    fi
-    node -e 'try { require("fs").renameSync(process.argv[1], process.argv[2]); } catch (e) { if (e.code !== "ENOTEMPTY" && e.code !== "EEXIST") throw e; }' \
-        "$staging" "$depdir" || hard_error "cannot move $staging to $depdir"
-    rm -rf "$staging"
-    [ -f "$marker" ] || hard_error "npm dependencies missing in $depdir after install"
-fi
-
-# ESM ignores NODE_PATH: bare imports resolve from the importing file's directory upwards, so run a
-# per-run copy of the script beside node_modules.
-script="$depdir/lite-ws.$$.mjs"
-cp "$npmdir/lite-ws.mjs" "$script" || hard_error "cannot copy lite-ws.mjs to $depdir"
+interop_npm_deps
+# ESM ignores NODE_PATH: bare imports resolve from the importing file's directory upwards, so the
+# scripts run from a per-run copy beside node_modules.
+interop_stage harness.mjs lite-ws.mjs net-ws.mjs
+script="$rundir/lite-ws.mjs"
 
 # ---------------------------------------------------------------- relay
 . "$top_srcdir/tests/integration/lib.sh"
 HOLD_PID=
 cleanup() {
     [ -n "$HOLD_PID" ] && kill -KILL "$HOLD_PID" 2>/dev/null
-    rm -f "$script"
+    interop_unstage
     relay_cleanup
 }
 trap cleanup EXIT
@@ -130,43 +89,71 @@ relay_start --limit-subscriber-queue 16MiB
 [ -n "${RELAY_HTTP_PORT:-}" ] || fail "relay_start did not set RELAY_HTTP_PORT"
 log "relay pid $RELAY_PID: quic 127.0.0.1:$RELAY_PORT, http 127.0.0.1:$RELAY_HTTP_PORT"
 
-# --- refused handshakes say why (no subprotocol we speak: 400; another WebSocket version: 426)
+# --- refused handshakes say why (only subprotocols we do not speak: 400; another WebSocket version: 426)
 ws_get() { # ws_get VERSION [PROTOCOL]: status line and body of a WebSocket handshake to /anon
     curl -sS --max-time 5 -i -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
         -H "Sec-WebSocket-Version: $1" -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
         ${2:+-H "Sec-WebSocket-Protocol: $2"} "http://127.0.0.1:$RELAY_HTTP_PORT/anon"
 }
-r=$(ws_get 13) || fail "curl failed"
-printf '%s\n' "$r" | head -n 1 | grep -q '^HTTP/1.1 400 ' || fail "no subprotocol: expected 400, got: $(printf '%s' "$r" | head -n 1)"
-printf '%s\n' "$r" | grep -q 'offer "webtransport"' || fail "no subprotocol: the body does not say what to offer: $r"
-r=$(ws_get 13 qmux-00) || fail "curl failed"
-printf '%s\n' "$r" | head -n 1 | grep -q '^HTTP/1.1 400 ' || fail "qmux-00 only: expected 400"
+r=$(ws_get 13 'qmux-02, webtransport.moq-lite-04, qmux-00.moq-lite-99') || fail "curl failed"
+printf '%s\n' "$r" | head -n 1 | grep -q '^HTTP/1.1 400 ' || fail "unknown subprotocols: expected 400, got: $(printf '%s' "$r" | head -n 1)"
+printf '%s\n' "$r" | grep -q 'offer qmux-01.<moq alpn>' || fail "unknown subprotocols: the body does not say what to offer: $r"
 r=$(ws_get 8 webtransport) || fail "curl failed"
 printf '%s\n' "$r" | head -n 1 | grep -q '^HTTP/1.1 426 ' || fail "version 8: expected 426"
 printf '%s\n' "$r" | grep -qi '^Sec-WebSocket-Version: 13' || fail "426 without Sec-WebSocket-Version: 13"
 r=$(curl -sS --max-time 5 -i "http://127.0.0.1:$RELAY_HTTP_PORT/health") || fail "curl failed"
 printf '%s\n' "$r" | grep -q '^ok' || fail "the HTTP endpoints stopped answering after refused handshakes"
-[ "$(log_count 'event=ws_refused')" -ge 3 ] || fail "refused handshakes were not logged"
-ok "refused handshakes: 400 without \"webtransport\", 426 for another version, each logged"
+[ "$(log_count 'event=ws_refused')" -ge 2 ] || fail "refused handshakes were not logged"
+ok "refused handshakes: 400 for unknown subprotocols, 426 for another version, each logged"
 
 # --- the Node checks
 export RELAY_HTTP_PORT RELAY_PORT RELAY_CA RELAY_LOG
 MOQ_CLI="$top_builddir/moq-cli"
 export MOQ_CLI
-out="$TEST_TMP/lite-ws.out"
-(cd "$depdir" && exec timeout 240 node --experimental-websocket "$script" checks) >"$out" 2>"$TEST_TMP/lite-ws.err"
+# Twice: as the client comes (it offers qmux-00 then webtransport: the relay chooses QMux draft-00),
+# and forced onto the simple "webtransport" framing.
+# The checks read the relay log, so each run has a relay of its own.
+for sub in qmux-00 webtransport; do
+    out="$TEST_TMP/lite-ws.$sub.out"
+    force=
+    if [ "$sub" = webtransport ]; then
+        force=webtransport
+        relay_stop || fail "relay exit status $?"
+        relay_start --limit-subscriber-queue 16MiB
+        export RELAY_HTTP_PORT RELAY_PORT RELAY_CA RELAY_LOG
+    fi
+    (cd "$rundir" && MOQ_LITE_WS_SUBPROTOCOL=$force MOQ_LITE_WS_EXPECT=$sub exec timeout 240 node --experimental-websocket "$script" checks) \
+        >"$out" 2>"$TEST_TMP/lite-ws.$sub.err"
+    rc=$?
+    sed "s/^/  [$sub] /" "$out"
+    if [ "$rc" -ne 0 ]; then
+        sed 's/^/  stderr: /' "$TEST_TMP/lite-ws.$sub.err" | tail -n 20
+        [ "$rc" -eq 124 ] && fail "the Node checks over $sub hung (killed after 240 s)"
+        fail "the Node checks over $sub failed (exit $rc)"
+    fi
+    kill -0 "$RELAY_PID" 2>/dev/null || fail "the relay is gone after the Node checks over $sub"
+    ok "@moq/lite 0.2.2 over WebSocket, subprotocol $sub: every check passed"
+done
+
+# @moq/net 0.3.4 offers qmux-0N.<alpn>: QMux draft-01 records and moq-lite-05 by default, then each
+# subprotocol forced in turn; mixed with @moq/lite 0.2.2 and moq-cli.
+relay_stop || fail "relay exit status $?"
+relay_start --limit-subscriber-queue 16MiB
+export RELAY_HTTP_PORT RELAY_PORT RELAY_CA RELAY_LOG
+(cd "$rundir" && exec timeout 240 node --experimental-websocket "$rundir/net-ws.mjs" checks) \
+    >"$TEST_TMP/net-ws.out" 2>"$TEST_TMP/net-ws.err"
 rc=$?
-sed 's/^/  /' "$out"
+sed "s/^/  [@moq\/net] /" "$TEST_TMP/net-ws.out"
 if [ "$rc" -ne 0 ]; then
-    sed 's/^/  stderr: /' "$TEST_TMP/lite-ws.err" | tail -n 20
-    [ "$rc" -eq 124 ] && fail "the Node checks hung (killed after 240 s)"
-    fail "the Node checks failed (exit $rc)"
+    sed 's/^/  stderr: /' "$TEST_TMP/net-ws.err" | tail -n 20
+    [ "$rc" -eq 124 ] && fail "the @moq/net checks hung (killed after 240 s)"
+    fail "the @moq/net checks failed (exit $rc)"
 fi
-kill -0 "$RELAY_PID" 2>/dev/null || fail "the relay is gone after the Node checks"
-ok "@moq/lite 0.2.2 over WebSocket: every check passed"
+kill -0 "$RELAY_PID" 2>/dev/null || fail "the relay is gone after the @moq/net checks"
+ok "@moq/net 0.3.4 over WebSocket (qmux-01.moq-lite-05 and forced subprotocols): every check passed"
 
 # --- shutdown with a WebSocket session open: the relay closes it and exits cleanly
-(cd "$depdir" && exec node --experimental-websocket "$script" hold /anon held) >"$TEST_TMP/hold.out" 2>&1 &
+(cd "$rundir" && exec node --experimental-websocket "$script" hold /anon held) >"$TEST_TMP/hold.out" 2>&1 &
 HOLD_PID=$!
 n=0
 while ! grep -q ready "$TEST_TMP/hold.out" 2>/dev/null; do
@@ -197,7 +184,7 @@ tok=$("$top_builddir/moq-token" sign --key "$TEST_TMP/k.jwk" --root demo --publi
 relay_start --lua "$TEST_TMP/ws-policy.lua" --auth-key "$TEST_TMP/k.pub.jwk"
 export RELAY_HTTP_PORT RELAY_PORT RELAY_CA RELAY_LOG
 hold_session() { # NAME PATH BROADCAST
-    (cd "$depdir" && exec timeout 20 node --experimental-websocket "$script" hold "$2" "$3") >"$TEST_TMP/$1.out" 2>&1 &
+    (cd "$rundir" && exec timeout 20 node --experimental-websocket "$script" hold "$2" "$3") >"$TEST_TMP/$1.out" 2>&1 &
     eval "$1_pid=\$!"
 }
 hold_session lua_ok "/room?key=letmein" cam

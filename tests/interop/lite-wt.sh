@@ -1,6 +1,6 @@
 #!/bin/sh
 # lite-wt.sh — interop, tier B: the published @moq/lite 0.2.2 client in headless Chromium against
-# moq-relay over WebTransport (HTTP/3 on the relay's QUIC port).
+# moq-relay over WebTransport (HTTP/3 on the relay's QUIC port) and over WebSocket.
 #
 # tests/interop-wt/lite-wt.mjs serves a page from 127.0.0.1 that loads @moq/lite from node_modules
 # through an import map, drives Debian's chromium with playwright-core, and connects with
@@ -10,7 +10,10 @@
 # page's webtransport.protocols is the test-only way to steer the relay's choice; none offered),
 # announce, byte-exact pub/sub with frames over 16 KiB for each protocol, mixed transports (browser
 # publisher -> moq-cli raw-QUIC subscriber and back, moq-cli over WebTransport -> browser), and the
-# ?jwt= query reaching admission.
+# ?jwt= query reaching admission. A second page without WebTransport (deleted before the library
+# loads, as Safari and Firefox are treated) connects over WebSocket to the HTTP listener (qmux-00):
+# byte-exact pub/sub over WebSocket, WebSocket <-> WebTransport browsers both ways, and WebSocket
+# browser <-> moq-cli over raw QUIC both ways.
 #
 # Chromium comes from Debian: when /usr/bin/chromium is missing the script installs it
 # (apt-get install -y chromium, as root); where that is impossible the test is skipped with a loud
@@ -18,8 +21,9 @@
 # browser here (no `npx playwright install`).
 #
 # npm dependencies come from the committed lockfile tests/interop-wt/package-lock.json, installed with
-# `npm ci` into a cache outside the source tree and reused while the lockfile is unchanged:
-#   ${MOQ_NPM_CACHE:-$HOME/.cache/moq-relay/npm}/interop-wt-<sha256 of package-lock.json>/
+# `npm ci` by tests/interop/npm-deps.sh into a cache outside the source tree and reused while the
+# lockfile is unchanged:
+#   ${MOQ_NPM_CACHE:-$HOME/.cache/moq-relay/npm}/interop-<sha256 of package-lock.json>/
 #
 # Environment: MOQ_NPM_CACHE, MOQ_INTEROP_REQUIRED=1, MOQ_INTEROP_TIMEOUT_MS (default 5000),
 # MOQ_LITE_WT_ONLY (a regular expression: run only the matching checks), CHROMIUM (the browser binary).
@@ -56,10 +60,9 @@ hard_error() {
 }
 
 # ---------------------------------------------------------------- prerequisites
-command -v node >/dev/null 2>&1 || skip "node not found in PATH (install Node.js >= 20 to run it)"
-command -v npm >/dev/null 2>&1 || skip "npm not found in PATH (install npm to run it)"
-node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null) || node_major=0
-[ "${node_major:-0}" -ge 20 ] 2>/dev/null || skip "node $(node --version 2>/dev/null) is too old, need >= 20"
+srcdir_interop=$npmdir
+. "$top_srcdir/tests/interop/npm-deps.sh"
+interop_need_node
 command -v curl >/dev/null 2>&1 || skip "curl not found in PATH"
 
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
@@ -79,52 +82,13 @@ for f in package.json package-lock.json lite-wt.mjs page.html page.js; do
     [ -f "$npmdir/$f" ] || hard_error "missing $npmdir/$f"
 done
 
-sha256_of() {
-    if command -v sha256sum >/dev/null 2>&1; then
-        sha256sum "$1" | cut -d' ' -f1
-    else
-        node -e 'process.stdout.write(require("crypto").createHash("sha256").update(require("fs").readFileSync(process.argv[1])).digest("hex"))' "$1"
-    fi
-}
-
 # ---------------------------------------------------------------- npm deps (cached)
-lock_hash=$(sha256_of "$npmdir/package-lock.json")
-[ -n "$lock_hash" ] || hard_error "cannot hash package-lock.json"
-cache_root=${MOQ_NPM_CACHE:-${HOME:-/tmp}/.cache/moq-relay/npm}
-depdir="$cache_root/interop-wt-$lock_hash"
-marker="$depdir/.npm-ci-done"
-
-if [ ! -f "$marker" ]; then
-    mkdir -p "$cache_root" || skip "cannot create npm cache directory $cache_root"
-    staging=$(mktemp -d "$cache_root/.interop-wt-$lock_hash.XXXXXX") || skip "cannot create a directory in $cache_root"
-    chmod 755 "$staging" 2>/dev/null || :
-    cp "$npmdir/package.json" "$npmdir/package-lock.json" "$staging/" || hard_error "copy to $staging failed"
-    log "installing npm dependencies into $depdir (npm ci)"
-    if ! (cd "$staging" && npm ci --no-audit --no-fund --loglevel=error) >"$staging.log" 2>&1; then
-        cat "$staging.log" >&2
-        if grep -q 'in sync' "$staging.log"; then
-            rm -rf "$staging" "$staging.log"
-            hard_error "tests/interop-wt/package-lock.json is out of sync with package.json"
-        fi
-        rm -rf "$staging" "$staging.log"
-        skip "'npm ci' for tests/interop-wt failed (is the npm registry reachable?)"
-    fi
-    rm -f "$staging.log"
-    : >"$staging/.npm-ci-done" || hard_error "cannot write to $staging"
-    if [ -d "$depdir" ] && [ ! -f "$marker" ]; then
-        rm -rf "$depdir"
-    fi
-    node -e 'try { require("fs").renameSync(process.argv[1], process.argv[2]); } catch (e) { if (e.code !== "ENOTEMPTY" && e.code !== "EEXIST") throw e; }' \
-        "$staging" "$depdir" || hard_error "cannot move $staging to $depdir"
-    rm -rf "$staging"
-    [ -f "$marker" ] || hard_error "npm dependencies missing in $depdir after install"
-fi
+interop_npm_deps
 
 # The driver and the page run from a per-run directory beside node_modules (ESM resolves bare
 # imports from the importing file's directory upwards; the page server serves node_modules from it).
-rundir=$(mktemp -d "$depdir/run.XXXXXX") || hard_error "cannot create a directory in $depdir"
+interop_stage lite-wt.mjs page.html page.js
 ln -s ../node_modules "$rundir/node_modules" || hard_error "cannot link node_modules into $rundir"
-for f in lite-wt.mjs page.html page.js; do cp "$npmdir/$f" "$rundir/" || hard_error "cannot copy $f"; done
 
 # ---------------------------------------------------------------- relay
 . "$top_srcdir/tests/integration/lib.sh"
@@ -143,7 +107,7 @@ fp=$(curl -sS --max-time 5 "http://127.0.0.1:$RELAY_HTTP_PORT/certificate.sha256
 [ "$fp" = "$RELAY_FINGERPRINT" ] || fail "/certificate.sha256 ($fp) differs from the logged fingerprint ($RELAY_FINGERPRINT)"
 log "relay pid $RELAY_PID: quic 127.0.0.1:$RELAY_PORT, certificate sha-256 $fp"
 
-export RELAY_PORT RELAY_FINGERPRINT RELAY_LOG
+export RELAY_PORT RELAY_HTTP_PORT RELAY_FINGERPRINT RELAY_LOG
 MOQ_CLI="$top_builddir/moq-cli"
 export MOQ_CLI
 out="$TEST_TMP/lite-wt.out"
@@ -156,7 +120,7 @@ if [ "$rc" -ne 0 ]; then
     fail "the browser checks failed (exit $rc)"
 fi
 kill -0 "$RELAY_PID" 2>/dev/null || fail "the relay is gone after the browser checks"
-ok "@moq/lite 0.2.2 in Chromium over WebTransport: every check passed"
+ok "@moq/lite 0.2.2 in Chromium over WebTransport and over WebSocket: every check passed"
 # a clean exit after the browser sessions (and, in sanitizer builds, no leak or memory error)
 relay_stop
 src=$?

@@ -1,4 +1,4 @@
-/* Unit tests: QUIC varints, the byte cursor, the chunk and idmap helpers. */
+/* Unit tests: QUIC varints, the byte cursor, the chunk, chunk_queue and idmap helpers. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +106,46 @@ START_TEST(test_cursor) {
 }
 END_TEST
 
+/* chunk_queue: slices keep references; drop releases whole and partial slices in order. */
+START_TEST(test_chunk_queue) {
+  chunk *a = chunk_from("abcdef", 6), *b = chunk_from("XYZ", 3);
+  chunk_queue q = {0};
+  ck_assert_int_eq(chunk_queue_push(&q, a, 1, 4), 0); /* "bcde" */
+  ck_assert_int_eq(chunk_queue_push(&q, b, 0, 3), 0); /* "XYZ" */
+  ck_assert_int_eq(chunk_queue_push(&q, a, 0, 1), 0); /* "a" */
+  ck_assert_uint_eq(q.len, 8);
+  ck_assert_uint_eq(a->refs, 3);
+  ck_assert_uint_eq(b->refs, 2);
+  chunk_queue_drop(&q, 2); /* part of the first slice */
+  ck_assert_uint_eq(q.len, 6);
+  ck_assert_ptr_eq(q.head->data, a);
+  ck_assert_uint_eq(q.head->off, 3);
+  ck_assert_uint_eq(q.head->len, 2);
+  chunk_queue_drop(&q, 3); /* the rest of it, and one byte of the second */
+  ck_assert_uint_eq(a->refs, 2);
+  ck_assert_ptr_eq(q.head->data, b);
+  ck_assert_uint_eq(q.head->off, 1);
+  chunk_queue_drop(&q, 2); /* exactly the second */
+  ck_assert_uint_eq(b->refs, 1);
+  ck_assert_ptr_eq(q.head, q.tail);
+  ck_assert_uint_eq(q.len, 1);
+  chunk_queue_drop(&q, 100); /* more than is queued */
+  ck_assert_ptr_null(q.head);
+  ck_assert_ptr_null(q.tail);
+  ck_assert_uint_eq(q.len, 0);
+  ck_assert_uint_eq(a->refs, 1);
+  ck_assert_int_eq(chunk_queue_push(&q, b, 0, 3), 0);
+  ck_assert_int_eq(chunk_queue_push(&q, a, 0, 6), 0);
+  chunk_queue_clear(&q);
+  ck_assert_ptr_null(q.head);
+  ck_assert_uint_eq(q.len, 0);
+  ck_assert_uint_eq(a->refs, 1);
+  ck_assert_uint_eq(b->refs, 1);
+  chunk_unref(a);
+  chunk_unref(b);
+}
+END_TEST
+
 START_TEST(test_chunk) {
   chunk *k = chunk_from("hello", 5);
   ck_assert_ptr_nonnull(k);
@@ -209,6 +249,7 @@ int main(void) {
   tcase_add_test(tc, test_encode_limits);
   tcase_add_test(tc, test_cursor);
   tcase_add_test(tc, test_chunk);
+  tcase_add_test(tc, test_chunk_queue);
   tcase_add_test(tc, test_idmap);
   tcase_add_test(tc, test_idmap_random);
   suite_add_tcase(s, tc);

@@ -7,6 +7,8 @@
 #include "ws/ws_frame.h"
 #include "ws/ws_handshake.h"
 
+static const char *const test_alpns[] = {"moq-lite-04", "moql"};
+
 /* ---- decoding ---------------------------------------------------------------------------- */
 
 START_TEST(test_decode_stream) {
@@ -193,7 +195,7 @@ static void req_init(req_fx *x) {
   x->h[2] = (http_header){"Upgrade", "websocket"};
   x->h[3] = (http_header){"Sec-WebSocket-Version", "13"};
   x->h[4] = (http_header){"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="};
-  x->h[5] = (http_header){"Sec-WebSocket-Protocol", "qmux-00, webtransport"};
+  x->h[5] = (http_header){"Sec-WebSocket-Protocol", "webtransport"};
   x->r.method = "GET";
   x->r.path = "/anon";
   x->r.query = "";
@@ -208,9 +210,11 @@ START_TEST(test_handshake_accept) {
   req_init(&x);
   ws_handshake h;
   ck_assert(ws_handshake_is_websocket(&x.r));
-  ck_assert_int_eq(ws_handshake_check(&x.r, &h), 0);
+  ck_assert_int_eq(ws_handshake_check(&x.r, test_alpns, 2, &h), 0);
   ck_assert_int_eq(h.status, 101);
   ck_assert_str_eq(h.protocol, "webtransport");
+  ck_assert_int_eq(h.framing, WS_FRAMING_WEBTRANSPORT);
+  ck_assert_ptr_null(h.alpn);
   char out[512];
   size_t n = ws_handshake_response(&h, out, sizeof out);
   ck_assert_uint_gt(n, 0);
@@ -221,31 +225,81 @@ START_TEST(test_handshake_accept) {
                         "Sec-WebSocket-Protocol: webtransport\r\n\r\n");
   ck_assert_uint_eq(ws_handshake_response(&h, out, 40), 0);
   /* the protocol in a second header line, case-insensitive header tokens elsewhere */
-  x.h[5] = (http_header){"Sec-WebSocket-Protocol", "qmux-00"};
+  x.h[5] = (http_header){"Sec-WebSocket-Protocol", "foo"};
   x.h[6] = (http_header){"sec-websocket-protocol", " webtransport "};
   x.h[2] = (http_header){"upgrade", "WebSocket"};
   x.r.header_count = 7;
-  ck_assert_int_eq(ws_handshake_check(&x.r, &h), 0);
+  ck_assert_int_eq(ws_handshake_check(&x.r, test_alpns, 2, &h), 0);
+  ck_assert_str_eq(h.protocol, "webtransport");
+}
+END_TEST
+
+/* The server's order: qmux-01.<alpn>, qmux-00.<alpn> for each ALPN in the caller's order, then
+ * qmux-01, qmux-00, webtransport; whatever order the client lists them in. */
+START_TEST(test_handshake_subprotocols) {
+  static const struct {
+    const char *offer, *chosen, *alpn;
+    ws_framing framing;
+  } cases[] = {
+      {"qmux-00, webtransport", "qmux-00", NULL, WS_FRAMING_QMUX00},
+      {"webtransport, qmux-01, qmux-00", "qmux-01", NULL, WS_FRAMING_QMUX01},
+      {"qmux-00, qmux-00.moql, qmux-01.moql", "qmux-01.moql", "moql", WS_FRAMING_QMUX01},
+      {"qmux-01.moql, qmux-00.moq-lite-04", "qmux-00.moq-lite-04", "moq-lite-04", WS_FRAMING_QMUX00},
+      {"qmux-01.moq-lite-04,qmux-00.moq-lite-04", "qmux-01.moq-lite-04", "moq-lite-04", WS_FRAMING_QMUX01},
+      {"qmux-01.moq-lite-03, qmux-00", "qmux-00", NULL, WS_FRAMING_QMUX00}, /* lite-03 not served here */
+      {"QMUX-00, webtransport", "webtransport", NULL, WS_FRAMING_WEBTRANSPORT}, /* case-sensitive */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    req_fx x;
+    req_init(&x);
+    x.h[5].value = cases[i].offer;
+    ws_handshake h;
+    ck_assert_int_eq(ws_handshake_check(&x.r, test_alpns, 2, &h), 0);
+    ck_assert_str_eq(h.protocol, cases[i].chosen);
+    ck_assert_int_eq(h.framing, cases[i].framing);
+    if (cases[i].alpn) ck_assert_str_eq(h.alpn, cases[i].alpn);
+    else ck_assert_ptr_null(h.alpn);
+    char out[512];
+    ck_assert_uint_gt(ws_handshake_response(&h, out, sizeof out), 0);
+    char line[128];
+    snprintf(line, sizeof line, "Sec-WebSocket-Protocol: %s\r\n", cases[i].chosen);
+    ck_assert_ptr_nonnull(strstr(out, line));
+  }
+  /* no Sec-WebSocket-Protocol at all: accepted, "webtransport" framing, none in the answer */
+  req_fx x;
+  req_init(&x);
+  x.r.header_count = 5;
+  ws_handshake h;
+  ck_assert_int_eq(ws_handshake_check(&x.r, test_alpns, 2, &h), 0);
+  ck_assert_str_eq(h.protocol, "");
+  ck_assert_int_eq(h.framing, WS_FRAMING_WEBTRANSPORT);
+  char out[512];
+  ck_assert_uint_gt(ws_handshake_response(&h, out, sizeof out), 0);
+  ck_assert_ptr_null(strstr(out, "Sec-WebSocket-Protocol"));
+  /* no ALPN list: only the bare ones */
+  req_init(&x);
+  x.h[5].value = "qmux-01.moql";
+  ck_assert_int_eq(ws_handshake_check(&x.r, NULL, 0, &h), -1);
 }
 END_TEST
 
 START_TEST(test_handshake_refused) {
   req_fx x;
   ws_handshake h;
-  /* no subprotocol, or none we speak: 400 */
+  /* only subprotocols we do not speak: 400 */
   req_init(&x);
-  x.r.header_count = 5;
-  ck_assert_int_eq(ws_handshake_check(&x.r, &h), -1);
+  x.h[5].value = "qmux-02";
+  ck_assert_int_eq(ws_handshake_check(&x.r, test_alpns, 2, &h), -1);
   ck_assert_int_eq(h.status, 400);
   ck_assert_ptr_nonnull(strstr(h.reason, "webtransport"));
   req_init(&x);
-  x.h[5].value = "qmux-00, Webtransport, webtransport.moq-lite-04";
-  ck_assert_int_eq(ws_handshake_check(&x.r, &h), -1);
+  x.h[5].value = "qmux-02, Webtransport, webtransport.moq-lite-04, qmux-00.moq-lite-99, qmux-01.";
+  ck_assert_int_eq(ws_handshake_check(&x.r, test_alpns, 2, &h), -1);
   ck_assert_int_eq(h.status, 400);
   /* another WebSocket version: 426 and the version we speak */
   req_init(&x);
   x.h[3].value = "8";
-  ck_assert_int_eq(ws_handshake_check(&x.r, &h), -1);
+  ck_assert_int_eq(ws_handshake_check(&x.r, test_alpns, 2, &h), -1);
   ck_assert_int_eq(h.status, 426);
   http_response resp;
   memset(&resp, 0, sizeof resp);
@@ -261,28 +315,28 @@ START_TEST(test_handshake_refused) {
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
     req_init(&x);
     x.h[4].value = keys[i];
-    ck_assert_int_eq(ws_handshake_check(&x.r, &h), -1);
+    ck_assert_int_eq(ws_handshake_check(&x.r, test_alpns, 2, &h), -1);
     ck_assert_int_eq(h.status, 400);
   }
   req_init(&x);
   x.h[4].name = "X-Nothing";
-  ck_assert_int_eq(ws_handshake_check(&x.r, &h), -1);
+  ck_assert_int_eq(ws_handshake_check(&x.r, test_alpns, 2, &h), -1);
   /* not a GET, HTTP/1.0, no Connection: Upgrade, not websocket */
   req_init(&x);
   x.r.method = "POST";
-  ck_assert_int_eq(ws_handshake_check(&x.r, &h), -1);
+  ck_assert_int_eq(ws_handshake_check(&x.r, test_alpns, 2, &h), -1);
   ck_assert_int_eq(h.status, 405);
   req_init(&x);
   x.r.http_minor = 0;
-  ck_assert_int_eq(ws_handshake_check(&x.r, &h), -1);
+  ck_assert_int_eq(ws_handshake_check(&x.r, test_alpns, 2, &h), -1);
   ck_assert_int_eq(h.status, 400);
   req_init(&x);
   x.h[1].value = "keep-alive";
-  ck_assert_int_eq(ws_handshake_check(&x.r, &h), -1);
+  ck_assert_int_eq(ws_handshake_check(&x.r, test_alpns, 2, &h), -1);
   req_init(&x);
   x.h[2].value = "h2c";
   ck_assert(!ws_handshake_is_websocket(&x.r));
-  ck_assert_int_eq(ws_handshake_check(&x.r, &h), -1);
+  ck_assert_int_eq(ws_handshake_check(&x.r, test_alpns, 2, &h), -1);
   ck_assert_int_eq(h.status, 400);
 }
 END_TEST
@@ -302,6 +356,7 @@ int main(void) {
   tcase_add_test(h, test_accept_key);
   tcase_add_test(h, test_handshake_accept);
   tcase_add_test(h, test_handshake_refused);
+  tcase_add_test(h, test_handshake_subprotocols);
   suite_add_tcase(s, h);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -86,7 +86,8 @@ typedef struct moq_session_info {
   size_t size;                  /* sizeof as the relay filled it in */
   uint64_t id;                  /* unique for the relay process */
   const char *transport;        /* "quic", "webtransport" or "websocket" */
-  const char *protocol;         /* negotiated ALPN / subprotocol ("moq-lite-04", "moql", ...) */
+  const char *protocol;         /* negotiated MoQ ALPN ("moq-lite-04", "moql" for the setup exchange, ...);
+                                   over WebSocket the one a "qmux-0N.<alpn>" subprotocol fixed, else "moql" */
   const char *remote;           /* peer address "ip:port" or "[ip6]:port" */
   const char *path;             /* URL path, normalised: no leading or trailing '/', "" for / */
   const char *query;            /* raw query without '?', "" if none */
