@@ -9,6 +9,13 @@
     if ((expr) != VARINT_OK) return QMUX_ERR_TRUNCATED;                                                    \
   } while (0)
 
+/* Takes the frame's n payload bytes (borrowed from the input) into out->data and out->len. */
+static int take_payload(byte_cursor *c, uint64_t n, qmux_frame *out) {
+  if (n > cursor_left(c)) return VARINT_NEED_MORE;
+  out->len = (size_t)n;
+  return cursor_bytes(c, (size_t)n, &out->data);
+}
+
 int qmux_frame_decode(const uint8_t *in, size_t len, qmux_frame *out, size_t *used) {
   memset(out, 0, sizeof *out);
   byte_cursor c;
@@ -23,21 +30,13 @@ int qmux_frame_decode(const uint8_t *in, size_t len, qmux_frame *out, size_t *us
     NEED(cursor_varint(&c, &out->stream_id));
     if (out->has_offset) NEED(cursor_varint(&c, &out->offset));
     uint64_t n = cursor_left(&c);
-    if (type & 0x02) {
-      NEED(cursor_varint(&c, &n));
-      if (n > cursor_left(&c)) return QMUX_ERR_TRUNCATED;
-    }
-    out->data = c.p;
-    out->len = (size_t)n;
-    c.p += n;
+    if (type & 0x02) NEED(cursor_varint(&c, &n));
+    NEED(take_payload(&c, n, out));
     if (out->offset + n > VARINT_MAX) return QMUX_ERR_ENCODING; /* RFC 9000 19.8 */
   } else if (type == QMUX_TRANSPORT_PARAMETERS) {
     uint64_t n;
     NEED(cursor_varint(&c, &n));
-    if (n > cursor_left(&c)) return QMUX_ERR_TRUNCATED;
-    out->data = c.p;
-    out->len = (size_t)n;
-    c.p += n;
+    NEED(take_payload(&c, n, out));
   } else if (type == QMUX_PING_REQUEST || type == QMUX_PING_RESPONSE) {
     NEED(cursor_varint(&c, &out->value));
   } else {
@@ -81,23 +80,15 @@ int qmux_frame_decode(const uint8_t *in, size_t len, qmux_frame *out, size_t *us
       if (type == QMUX_CONNECTION_CLOSE) NEED(cursor_varint(&c, &out->value));
       uint64_t n;
       NEED(cursor_varint(&c, &n));
-      if (n > cursor_left(&c)) return QMUX_ERR_TRUNCATED;
-      out->data = c.p;
-      out->len = (size_t)n;
-      c.p += n;
+      NEED(take_payload(&c, n, out));
       break;
     }
     case 0x30:
     case 0x31: {
       out->type = QMUX_DATAGRAM;
       uint64_t n = cursor_left(&c);
-      if (type == 0x31) {
-        NEED(cursor_varint(&c, &n));
-        if (n > cursor_left(&c)) return QMUX_ERR_TRUNCATED;
-      }
-      out->data = c.p;
-      out->len = (size_t)n;
-      c.p += n;
+      if (type == 0x31) NEED(cursor_varint(&c, &n));
+      NEED(take_payload(&c, n, out));
       break;
     }
     default: return QMUX_ERR_TYPE;
