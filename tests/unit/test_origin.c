@@ -5,30 +5,13 @@
 #include <string.h>
 
 #include "origin/origin.h"
+#include "source_log.h"
 
 static uint64_t fake_now;
 static uint64_t clock_fn(void *unused) {
   (void)unused;
   return fake_now;
 }
-
-typedef struct source_log {
-  int subscribes, unsubscribes, replaced;
-  track *last;
-} source_log;
-
-static int src_sub(void *ud, track *t) {
-  source_log *l = ud;
-  l->subscribes++;
-  l->last = t;
-  return 0;
-}
-static void src_unsub(void *ud, track *t) {
-  source_log *l = ud;
-  l->unsubscribes++;
-  if (l->last == t) l->last = NULL;
-}
-static void src_replaced(void *ud) { ((source_log *)ud)->replaced++; }
 
 typedef struct sink_log {
   track_sink sink;

@@ -15,6 +15,7 @@
 #include "relay/quota.h"
 #include "worker/bridge.h"
 #include "worker/mailbox.h"
+#include "source_log.h"
 
 START_TEST(cids_name_their_worker) {
   uv_loop_t loop;
@@ -163,24 +164,6 @@ static void two_free(two *t) {
     origin_free(t->o[k]);
   }
 }
-
-typedef struct source_log {
-  int subscribes, unsubscribes, replaced;
-  track *last;
-} source_log;
-
-static int src_sub(void *ud, track *t) {
-  source_log *l = ud;
-  l->subscribes++;
-  l->last = t;
-  return 0;
-}
-static void src_unsub(void *ud, track *t) {
-  source_log *l = ud;
-  l->unsubscribes++;
-  if (l->last == t) l->last = NULL;
-}
-static void src_replaced(void *ud) { ((source_log *)ud)->replaced++; }
 
 typedef struct sink_log {
   track_sink sink;
