@@ -1,6 +1,7 @@
 /* conn: one QUIC connection (server or client side): ngtcp2 callbacks, stream send queues, the
  * write loop with GSO batches, timers and the closing/draining states. */
 #include "quic/quic_int.h"
+#include "quic/packet_crypto.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -344,9 +345,9 @@ static void fill_callbacks(ngtcp2_callbacks *cb, int server) {
     cb->recv_retry = ngtcp2_crypto_recv_retry_cb;
   }
   cb->recv_crypto_data = cb_recv_crypto_data;
-  cb->encrypt = ngtcp2_crypto_encrypt_cb;
-  cb->decrypt = ngtcp2_crypto_decrypt_cb;
-  cb->hp_mask = ngtcp2_crypto_hp_mask_cb;
+  cb->encrypt = packet_crypto_encrypt;
+  cb->decrypt = packet_crypto_decrypt;
+  cb->hp_mask = packet_crypto_hp_mask;
   cb->update_key = ngtcp2_crypto_update_key_cb;
   cb->delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
   cb->delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
