@@ -16,9 +16,35 @@
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 
-/* Without GRO a datagram is at most one path MTU; larger ones are truncated by the kernel and dropped. */
-enum { UDP_BATCH = 32, UDP_MAX_DGRAM = 4096 };
+/* A receive slot holds one datagram or, with UDP_GRO, one train of same-size datagrams of one flow
+ * that the kernel kept together (at most 64 KiB). Without GRO a datagram is at most one path MTU. */
+enum { UDP_BATCH = 32, UDP_MAX_DGRAM = 4096, UDP_MAX_GRO = 65536 };
+
+/* The receive slots, one set per thread: every socket of a thread reads through them (a read hands
+ * its datagrams up before the next read starts), so a process with many client sockets (moq-bench)
+ * does not hold 2 MiB per socket. Counted by the sockets that use them; freed with the last. */
+static _Thread_local uint8_t *thread_rbuf;
+static _Thread_local size_t thread_rbuf_users;
+
+static uint8_t *rbuf_acquire(void) {
+  if (!thread_rbuf) {
+    thread_rbuf = malloc((size_t)UDP_BATCH * UDP_MAX_GRO);
+    if (!thread_rbuf) return NULL;
+  }
+  thread_rbuf_users++;
+  return thread_rbuf;
+}
+
+static void rbuf_release(void) {
+  if (thread_rbuf_users && --thread_rbuf_users == 0) {
+    free(thread_rbuf);
+    thread_rbuf = NULL;
+  }
+}
 
 struct udp_socket {
   uv_poll_t poll;  /* owned handle; its data points back here */
@@ -27,12 +53,13 @@ struct udp_socket {
   udp_addr local;
   int want_write;
   int has_gso;
+  int has_gro;     /* the kernel may hand several datagrams of one flow in one read */
   int closing; /* udp_socket_close was called: deliver nothing more */
   udp_recv_cb on_recv;
   udp_batch_done_cb on_batch;
   udp_writable_cb on_writable;
   void *user_data;
-  uint8_t *rbuf; /* owned: UDP_BATCH * UDP_MAX_DGRAM receive buffers */
+  uint8_t *rbuf; /* borrowed: this thread's receive slots (rbuf_acquire), UDP_BATCH * UDP_MAX_GRO */
 };
 
 static void poll_cb(uv_poll_t *h, int status, int events);
@@ -44,7 +71,7 @@ udp_socket *udp_socket_new(uv_loop_t *loop, const struct sockaddr *addr, socklen
                            void *user_data, char *err, size_t errlen) {
   udp_socket *s = calloc(1, sizeof *s);
   if (!s) return NULL;
-  s->rbuf = malloc((size_t)UDP_BATCH * UDP_MAX_DGRAM);
+  s->rbuf = rbuf_acquire();
   if (!s->rbuf) {
     free(s);
     return NULL;
@@ -67,6 +94,7 @@ udp_socket *udp_socket_new(uv_loop_t *loop, const struct sockaddr *addr, socklen
   set_opt(s->fd, SOL_SOCKET, SO_RCVBUF, 4 << 20);
   set_opt(s->fd, SOL_SOCKET, SO_SNDBUF, 4 << 20);
   s->has_gso = set_opt(s->fd, SOL_UDP, UDP_SEGMENT, 0) == 0;
+  s->has_gro = set_opt(s->fd, SOL_UDP, UDP_GRO, 1) == 0;
   if (reuse_port && set_opt(s->fd, SOL_SOCKET, SO_REUSEPORT, 1) != 0) goto fail;
   if (bind(s->fd, addr, addrlen) != 0) goto fail;
   s->local.len = sizeof s->local.ss;
@@ -82,7 +110,7 @@ udp_socket *udp_socket_new(uv_loop_t *loop, const struct sockaddr *addr, socklen
 fail:
   snprintf(err, errlen, "cannot bind UDP: %s", strerror(errno));
   if (s->fd >= 0) close(s->fd);
-  free(s->rbuf);
+  rbuf_release();
   free(s);
   return NULL;
 }
@@ -108,12 +136,18 @@ int udp_socket_steer_by_cid(udp_socket *s, unsigned n) {
   return 0;
 }
 
-/* Fills local from the control messages (destination address), keeping the bound port. */
-static void parse_cmsgs(udp_socket *s, struct msghdr *mh, udp_addr *local, uint8_t *ecn) {
+/* Fills local from the control messages (destination address), keeping the bound port, the ECN bits
+ * and, for a GRO train, the size of its datagrams (0: one datagram). */
+static void parse_cmsgs(udp_socket *s, struct msghdr *mh, udp_addr *local, uint8_t *ecn, size_t *seg) {
   *local = s->local;
   *ecn = 0;
+  *seg = 0;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+      int v = 0;
+      if (c->cmsg_len >= CMSG_LEN(sizeof v)) memcpy(&v, CMSG_DATA(c), sizeof v);
+      if (v > 0) *seg = (size_t)v;
+    } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
       struct in_pktinfo pi;
       memcpy(&pi, CMSG_DATA(c), sizeof pi);
       if (s->family == AF_INET) {
@@ -149,8 +183,8 @@ static void do_read(udp_socket *s) {
   for (int round = 0; round < 8; round++) {
     memset(msgs, 0, sizeof msgs);
     for (int i = 0; i < UDP_BATCH; i++) {
-      iov[i].iov_base = s->rbuf + (size_t)i * UDP_MAX_DGRAM;
-      iov[i].iov_len = UDP_MAX_DGRAM;
+      iov[i].iov_base = s->rbuf + (size_t)i * UDP_MAX_GRO;
+      iov[i].iov_len = s->has_gro ? UDP_MAX_GRO : UDP_MAX_DGRAM;
       msgs[i].msg_hdr.msg_iov = &iov[i];
       msgs[i].msg_hdr.msg_iovlen = 1;
       msgs[i].msg_hdr.msg_name = &from[i];
@@ -164,11 +198,20 @@ static void do_read(udp_socket *s) {
       if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
       udp_addr local, remote;
       uint8_t ecn;
+      size_t seg;
       memcpy(&remote.ss, &from[i], msgs[i].msg_hdr.msg_namelen);
       remote.len = msgs[i].msg_hdr.msg_namelen;
-      parse_cmsgs(s, &msgs[i].msg_hdr, &local, &ecn);
-      s->on_recv(s->user_data, &local, &remote, iov[i].iov_base, msgs[i].msg_len, ecn);
-      if (s->closing) return;
+      parse_cmsgs(s, &msgs[i].msg_hdr, &local, &ecn, &seg);
+      const uint8_t *p = iov[i].iov_base;
+      size_t left = msgs[i].msg_len;
+      if (seg == 0 || seg > left) seg = left;
+      do { /* a GRO train: datagrams of seg bytes, the last one possibly shorter */
+        size_t n = left < seg ? left : seg;
+        s->on_recv(s->user_data, &local, &remote, p, n, ecn);
+        if (s->closing) return;
+        p += n;
+        left -= n;
+      } while (left > 0);
     }
     if (n < UDP_BATCH) break;
   }
@@ -269,7 +312,7 @@ int udp_send(udp_socket *s, const udp_addr *local, const udp_addr *remote, const
 static void on_poll_closed(uv_handle_t *h) {
   udp_socket *s = h->data;
   close(s->fd);
-  free(s->rbuf);
+  rbuf_release();
   free(s);
 }
 

@@ -1,4 +1,5 @@
-/* udp: a non-blocking UDP socket on libuv with batched receive (recvmmsg), the local address of each
+/* udp: a non-blocking UDP socket on libuv with batched receive (recvmmsg, and UDP_GRO trains split back
+ * into datagrams), the local address of each
  * datagram (IP_PKTINFO, so a wildcard bind answers from the right address), and sendmsg with an
  * explicit source address and optional GSO. Owns its fd and poll handle. */
 #ifndef MOQ_QUIC_UDP_H

@@ -1,0 +1,130 @@
+/* Unit tests: the UDP socket (core/quic/udp.c) on 127.0.0.1: GSO sends arrive as the datagrams they
+ * were cut into, also when the kernel hands them to a UDP_GRO socket as one train, with their bytes
+ * and order; plain datagrams; the per-thread receive slots shared by many sockets. */
+#include <check.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quic/udp.h"
+
+typedef struct seen {
+  size_t n, lens[64];
+  uint8_t first[64], last[64]; /* first and last byte of each datagram */
+  int batches;
+} seen;
+
+static void on_recv(void *ud, const udp_addr *local, const udp_addr *remote, const uint8_t *data, size_t len,
+                    uint8_t ecn) {
+  (void)local;
+  (void)remote;
+  (void)ecn;
+  seen *s = ud;
+  if (s->n < 64) {
+    s->lens[s->n] = len;
+    s->first[s->n] = len ? data[0] : 0;
+    s->last[s->n] = len ? data[len - 1] : 0;
+  }
+  s->n++;
+}
+
+static void on_batch(void *ud) { ((seen *)ud)->batches++; }
+
+static udp_socket *open_socket(uv_loop_t *loop, seen *s) {
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  char err[128];
+  udp_socket *u = udp_socket_new(loop, (struct sockaddr *)&a, sizeof a, 0, on_recv, on_batch, NULL, s, err, sizeof err);
+  ck_assert_msg(u != NULL, "%s", err);
+  return u;
+}
+
+/* Runs the loop until want datagrams arrived (or 2 s passed). */
+static void wait_for(uv_loop_t *loop, seen *s, size_t want) {
+  uint64_t until = uv_now(loop) + 2000;
+  while (s->n < want && uv_now(loop) < until) {
+    uv_run(loop, UV_RUN_NOWAIT);
+    uv_update_time(loop);
+  }
+}
+
+START_TEST(test_gso_send_arrives_as_datagrams) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  seen rx = {0}, tx = {0};
+  udp_socket *r = open_socket(&loop, &rx), *t = open_socket(&loop, &tx);
+  /* 3 datagrams of 1000 bytes and one of 500, each byte naming its datagram */
+  uint8_t buf[3500];
+  for (size_t i = 0; i < sizeof buf; i++) buf[i] = (uint8_t)(i / 1000 + 1);
+  ck_assert_int_eq(udp_send(t, NULL, udp_socket_local(r), buf, sizeof buf, 1000), 0);
+  wait_for(&loop, &rx, 4);
+  ck_assert_uint_eq(rx.n, 4);
+  size_t want[] = {1000, 1000, 1000, 500};
+  for (size_t i = 0; i < 4; i++) {
+    ck_assert_uint_eq(rx.lens[i], want[i]);
+    ck_assert_uint_eq(rx.first[i], i + 1);
+    ck_assert_uint_eq(rx.last[i], i + 1);
+  }
+  ck_assert_int_ge(rx.batches, 1);
+  /* a plain datagram after it, and one as large as a slot without GRO */
+  uint8_t one[300];
+  memset(one, 9, sizeof one);
+  ck_assert_int_eq(udp_send(t, NULL, udp_socket_local(r), one, sizeof one, 0), 0);
+  wait_for(&loop, &rx, 5);
+  ck_assert_uint_eq(rx.n, 5);
+  ck_assert_uint_eq(rx.lens[4], 300);
+  ck_assert_uint_eq(rx.first[4], 9);
+  udp_socket_close(r);
+  udp_socket_close(t);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+START_TEST(test_many_sockets_share_receive_slots) {
+  /* 50 receivers in one thread: each gets its own datagrams through the shared slots, and closing
+   * them in any order leaves the others working. */
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  enum { N = 50 };
+  seen rx[N], tx = {0};
+  udp_socket *r[N];
+  memset(rx, 0, sizeof rx);
+  for (int i = 0; i < N; i++) r[i] = open_socket(&loop, &rx[i]);
+  udp_socket *t = open_socket(&loop, &tx);
+  uint8_t buf[2400];
+  for (int i = 0; i < N; i++) {
+    memset(buf, i, sizeof buf);
+    ck_assert_int_eq(udp_send(t, NULL, udp_socket_local(r[i]), buf, sizeof buf, 1200), 0);
+  }
+  for (int i = 0; i < N; i++) {
+    wait_for(&loop, &rx[i], 2);
+    ck_assert_uint_eq(rx[i].n, 2);
+    ck_assert_uint_eq(rx[i].lens[0], 1200);
+    ck_assert_uint_eq(rx[i].first[1], i);
+  }
+  for (int i = 0; i < N; i += 2) udp_socket_close(r[i]);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  memset(buf, 0xee, sizeof buf);
+  ck_assert_int_eq(udp_send(t, NULL, udp_socket_local(r[1]), buf, 700, 0), 0);
+  wait_for(&loop, &rx[1], 3);
+  ck_assert_uint_eq(rx[1].n, 3);
+  ck_assert_uint_eq(rx[1].first[2], 0xee);
+  for (int i = 1; i < N; i += 2) udp_socket_close(r[i]);
+  udp_socket_close(t);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("udp");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, test_gso_send_arrives_as_datagrams);
+  tcase_add_test(tc, test_many_sockets_share_receive_slots);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
