@@ -437,6 +437,27 @@ static int conn_attach(quic_conn *c, const ngtcp2_cid *scid) {
   return 0;
 }
 
+int quic_conn_stash(quic_conn *c, const uint8_t *data, size_t len, size_t gso) {
+  quic_stash *st = malloc(sizeof *st + len);
+  if (!st) return -1;
+  st->next = NULL;
+  st->len = len;
+  st->gso = gso;
+  memcpy(st->data, data, len);
+  if (c->stash_tail) c->stash_tail->next = st;
+  else c->stash_head = st;
+  c->stash_tail = st;
+  return 0;
+}
+
+static void stash_free(quic_conn *c) {
+  for (quic_stash *st = c->stash_head, *next; st; st = next) {
+    next = st->next;
+    free(st);
+  }
+  c->stash_head = c->stash_tail = NULL;
+}
+
 static void conn_free_cb(uv_handle_t *h) {
   quic_conn *c = h->data;
   free(c);
@@ -473,8 +494,7 @@ static void conn_free(quic_conn *c) {
   }
   free(c->close_pkt);
   c->close_pkt = NULL;
-  free(c->stash);
-  c->stash = NULL;
+  stash_free(c);
   quic_endpoint_conn_freed(ep, c);
   uv_timer_stop(&c->timer);
   uv_close((uv_handle_t *)&c->timer, conn_free_cb);
@@ -514,19 +534,11 @@ static void conn_enter_end(quic_conn *c, quic_conn_state st) {
   uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 
+/* Queues packets built outside quic_conn_flush (CONNECTION_CLOSE) behind everything c sent before. */
 static int send_packets(quic_conn *c, const uint8_t *buf, size_t len, size_t gso) {
-  if (c->stash) return UDP_SEND_BLOCKED; /* keep order: the stash goes first */
-  int rv = udp_send(c->ep->sock, &c->local, &c->remote, buf, len, gso);
-  if (rv == UDP_SEND_BLOCKED) {
-    c->stash = malloc(len);
-    if (c->stash) {
-      memcpy(c->stash, buf, len);
-      c->stash_len = len;
-      c->stash_gso = gso;
-      quic_endpoint_wait_writable(c->ep, c);
-    }
-  }
-  return rv;
+  uint8_t *p = quic_endpoint_tx_room(c->ep, len);
+  memcpy(p, buf, len);
+  return quic_endpoint_tx_commit(c->ep, c, len, gso);
 }
 
 /* Sends CONNECTION_CLOSE with the given error and enters the closing state. */
@@ -851,16 +863,19 @@ void quic_conn_read(quic_conn *c, const udp_addr *local, const udp_addr *remote,
   conn_schedule(c);
 }
 
-/* Flushes the stash left by a full socket buffer; returns 0 when it is gone. */
+/* Sends what a full socket buffer left in the stash, oldest first; returns 0 when it is gone. */
 static int flush_stash(quic_conn *c) {
-  if (!c->stash) return 0;
-  int rv = udp_send(c->ep->sock, &c->local, &c->remote, c->stash, c->stash_len, c->stash_gso);
-  if (rv == UDP_SEND_BLOCKED) {
-    quic_endpoint_wait_writable(c->ep, c);
-    return -1;
+  while (c->stash_head) {
+    quic_stash *st = c->stash_head;
+    int rv = udp_send(c->ep->sock, &c->local, &c->remote, st->data, st->len, st->gso);
+    if (rv == UDP_SEND_BLOCKED) {
+      quic_endpoint_wait_writable(c->ep, c);
+      return -1;
+    }
+    c->stash_head = st->next; /* sent, or refused for good (as a lost packet) */
+    if (!c->stash_head) c->stash_tail = NULL;
+    free(st);
   }
-  free(c->stash);
-  c->stash = NULL;
   return 0;
 }
 
@@ -873,7 +888,8 @@ void quic_conn_flush(quic_conn *c) {
   if (flush_stash(c)) return;
   size_t mtu = ngtcp2_conn_get_max_tx_udp_payload_size(c->conn);
   size_t path_mtu = ngtcp2_conn_get_path_max_tx_udp_payload_size(c->conn);
-  uint8_t buf[QUIC_TX_BATCH * 1500 + 1500];
+  /* Packets are written straight into the endpoint's send arena, one GSO batch per window. */
+  uint8_t *buf = quic_endpoint_tx_room(c->ep, QUIC_TX_WINDOW);
   if (mtu > 1500) mtu = 1500;
   if (path_mtu > mtu) path_mtu = mtu;
   size_t used = 0, npkts = 0, gso = 0;
@@ -950,17 +966,18 @@ void quic_conn_flush(quic_conn *c) {
     if (npkts == 0) gso = (size_t)n;
     used += (size_t)n;
     npkts++;
-    if ((size_t)n < gso || npkts == QUIC_TX_BATCH || used + path_mtu > sizeof buf) {
-      int rv = send_packets(c, buf, used, npkts > 1 ? gso : 0);
+    if ((size_t)n < gso || npkts == QUIC_TX_BATCH || used + path_mtu > QUIC_TX_WINDOW) {
+      int rv = quic_endpoint_tx_commit(c->ep, c, used, npkts > 1 ? gso : 0);
       used = npkts = 0;
       if (rv == UDP_SEND_BLOCKED) break;
+      buf = quic_endpoint_tx_room(c->ep, QUIC_TX_WINDOW);
     }
     if (--budget == 0) {
       conn_schedule(c);
       break;
     }
   }
-  if (used) send_packets(c, buf, used, npkts > 1 ? gso : 0);
+  if (used) quic_endpoint_tx_commit(c->ep, c, used, npkts > 1 ? gso : 0);
   ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
   arm_timer(c);
 }

@@ -63,6 +63,7 @@ static void flush_all(quic_endpoint *ep) {
   /* Take the list: a flush may schedule the same connection again. */
   quic_conn *list = ep->flush_head;
   ep->flush_head = NULL;
+  ep->tx_hold++;
   while (list) {
     quic_conn *c = list;
     list = c->fnext;
@@ -70,6 +71,63 @@ static void flush_all(quic_endpoint *ep) {
     c->want_flush = 0;
     if (c->state <= QC_READY) quic_conn_flush(c);
   }
+  ep->tx_hold--;
+  quic_endpoint_tx_submit(ep);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The send queue */
+
+uint8_t *quic_endpoint_tx_room(quic_endpoint *ep, size_t need) {
+  if (ep->txq_n == QUIC_TXQ_LEN || ep->tx_used + need > QUIC_TX_ARENA) quic_endpoint_tx_submit(ep);
+  return ep->tx_arena + ep->tx_used;
+}
+
+int quic_endpoint_tx_commit(quic_endpoint *ep, quic_conn *c, size_t len, size_t gso) {
+  if (c->stash_head) { /* keep c's order: behind what already waits */
+    quic_conn_stash(c, ep->tx_arena + ep->tx_used, len, gso);
+    return UDP_SEND_BLOCKED;
+  }
+  quic_tx_entry *e = &ep->txq[ep->txq_n++];
+  e->c = c;
+  e->local = c->local;
+  e->remote = c->remote;
+  e->off = ep->tx_used;
+  e->len = len;
+  e->gso = gso;
+  ep->tx_used += len;
+  if (ep->tx_hold == 0 || ep->txq_n == QUIC_TXQ_LEN) quic_endpoint_tx_submit(ep);
+  return c->stash_head ? UDP_SEND_BLOCKED : 0;
+}
+
+void quic_endpoint_tx_submit(quic_endpoint *ep) {
+  size_t n = ep->txq_n;
+  if (n == 0) return;
+  ep->txq_n = 0;
+  udp_msg msgs[QUIC_TXQ_LEN];
+  for (size_t i = 0; i < n; i++) {
+    quic_tx_entry *e = &ep->txq[i];
+    msgs[i] = (udp_msg){.local = &e->local, .remote = &e->remote, .data = ep->tx_arena + e->off, .len = e->len,
+                        .gso_size = e->gso > 0 && e->len > e->gso ? e->gso : 0};
+  }
+  size_t done = 0;
+  while (done < n) {
+    int err = 0;
+    done += ep->sock ? udp_send_many(ep->sock, msgs + done, n - done, &err) : 0;
+    if (done == n) break;
+    if (err == UDP_SEND_BLOCKED || !ep->sock) {
+      /* the socket buffer is full: every connection keeps the rest of its packets, in order */
+      for (size_t i = done; i < n; i++) {
+        quic_conn *c = ep->txq[i].c;
+        if (!c) continue; /* freed: its last packets are lost, as on a lossy path */
+        quic_conn_stash(c, msgs[i].data, msgs[i].len, ep->txq[i].gso);
+        quic_endpoint_wait_writable(ep, c);
+      }
+      break;
+    }
+    done++; /* this one cannot be sent (already logged): as a lost packet */
+  }
+  ep->tx_used = 0;
 }
 
 static void finish_shutdown_now(quic_endpoint *ep);
@@ -100,6 +158,7 @@ static void on_writable(void *ud) {
   quic_endpoint *ep = ud;
   quic_conn *list = ep->blocked_head;
   ep->blocked_head = NULL;
+  ep->tx_hold++;
   while (list) {
     quic_conn *c = list;
     list = c->bnext;
@@ -107,6 +166,8 @@ static void on_writable(void *ud) {
     c->blocked = 0;
     if (c->state <= QC_READY) quic_conn_flush(c);
   }
+  ep->tx_hold--;
+  quic_endpoint_tx_submit(ep);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -128,6 +189,8 @@ void quic_endpoint_conn_freed(quic_endpoint *ep, quic_conn *c) {
   if (c->next) c->next->prev = c->prev;
   c->next = c->prev = NULL;
   ep->n_conns--;
+  for (size_t i = 0; i < ep->txq_n; i++)
+    if (ep->txq[i].c == c) ep->txq[i].c = NULL;
   /* unlink from the flush and blocked lists */
   for (quic_conn **p = &ep->flush_head; *p; p = &(*p)->fnext)
     if (*p == c) {
@@ -250,9 +313,16 @@ quic_endpoint *quic_endpoint_new(uv_loop_t *loop, const struct sockaddr *addr, s
     return NULL;
   }
   ep->workers = 1;
+  ep->tx_arena = malloc(QUIC_TX_ARENA);
+  if (!ep->tx_arena) {
+    cid_map_free(&ep->cids);
+    free(ep);
+    return NULL;
+  }
   ep->sock = udp_socket_new(loop, addr, addrlen, ep->settings.reuse_port, on_recv, on_batch_done, on_writable, ep, err, errlen);
   if (!ep->sock) {
     cid_map_free(&ep->cids);
+    free(ep->tx_arena);
     free(ep);
     return NULL;
   }
@@ -267,6 +337,7 @@ static void on_handle_closed(uv_handle_t *h) {
   void (*done)(void *) = ep->shutdown_done;
   void *arg = ep->shutdown_arg;
   cid_map_free(&ep->cids);
+  free(ep->tx_arena);
   free(ep);
   if (done) done(arg);
 }
@@ -274,6 +345,7 @@ static void on_handle_closed(uv_handle_t *h) {
 static void maybe_finish_shutdown(quic_endpoint *ep) {
   if (ep->n_conns > 0 || ep->handles_open > 0) return;
   ep->handles_open = 1;
+  quic_endpoint_tx_submit(ep); /* the last CONNECTION_CLOSEs */
   uv_idle_stop(&ep->flush_idle);
   uv_close((uv_handle_t *)&ep->flush_idle, on_handle_closed);
   udp_socket_close(ep->sock); /* frees itself */

@@ -11,6 +11,24 @@
 
 #define QUIC_SCID_LEN 18
 #define QUIC_TX_BATCH 10 /* packets per GSO send */
+#define QUIC_TX_WINDOW (QUIC_TX_BATCH * 1500 + 1500) /* room asked for one GSO batch */
+#define QUIC_TXQ_LEN 16 /* queued sends per sendmmsg (more: fewer calls, later first packets) */
+#define QUIC_TX_ARENA (QUIC_TXQ_LEN * 4096 + QUIC_TX_WINDOW) /* their bytes */
+
+/* Packets that met a full socket buffer, kept in order until it drains. Owned by the connection. */
+typedef struct quic_stash {
+  struct quic_stash *next;
+  size_t len, gso;
+  uint8_t data[]; /* owned */
+} quic_stash;
+
+/* One queued send: a GSO batch in the endpoint's arena, with its path copied (the connection may be
+ * freed before the queue goes out; the packets still go). */
+typedef struct quic_tx_entry {
+  quic_conn *c; /* borrowed; NULL once freed */
+  udp_addr local, remote;
+  size_t off, len, gso;
+} quic_tx_entry;
 
 /* Send state of one stream (created on first write). Owned by its connection. */
 typedef struct quic_stream {
@@ -68,8 +86,7 @@ struct quic_conn {
   quic_dgram *dg_head, *dg_tail;      /* owned datagrams to send */
   uint8_t *close_pkt;           /* owned: the CONNECTION_CLOSE packet while closing */
   size_t close_pkt_len;
-  uint8_t *stash;               /* owned: packets that met a full socket buffer */
-  size_t stash_len, stash_gso;
+  quic_stash *stash_head, *stash_tail; /* owned: packets that met a full socket buffer */
   int in_ngtcp2;                /* inside ngtcp2_conn_read_pkt / handle_expiry */
   int want_flush;               /* on the endpoint's flush list */
   int blocked;                  /* on the endpoint's writable-wait list */
@@ -112,6 +129,13 @@ struct quic_endpoint {
   unsigned worker, workers;   /* this endpoint is worker `worker` of `workers` (1: alone) */
   quic_forward_cb forward;    /* datagrams of other workers' connections */
   void *forward_data;
+  /* Sends of the connections flushed in one loop turn, handed to the kernel together (sendmmsg) when
+   * the turn's flushes are done, the queue or the arena is full, or at once outside a batch. */
+  uint8_t *tx_arena;          /* owned: QUIC_TX_ARENA bytes */
+  size_t tx_used;
+  quic_tx_entry txq[QUIC_TXQ_LEN];
+  size_t txq_n;
+  int tx_hold;                /* > 0: inside a batch of flushes, submit at its end */
 };
 
 /* endpoint.c, for conn.c: fills id[0, len) with a fresh random connection ID that names this
@@ -132,5 +156,17 @@ void quic_endpoint_wait_writable(quic_endpoint *ep, quic_conn *c);
 int quic_endpoint_add_cid(quic_endpoint *ep, const uint8_t *id, size_t len, quic_conn *c);
 void quic_endpoint_del_cid(quic_endpoint *ep, const uint8_t *id, size_t len);
 void quic_endpoint_conn_freed(quic_endpoint *ep, quic_conn *c);
+/* Room for at least need bytes of packets at the end of the send arena (the queue goes out first if
+ * it is full). Write a GSO batch there, then commit it; the pointer is valid until then. */
+uint8_t *quic_endpoint_tx_room(quic_endpoint *ep, size_t need);
+/* Queues the len bytes just written at quic_endpoint_tx_room for c's path (sent at once unless inside
+ * a batch). 0, or UDP_SEND_BLOCKED when c now waits for the socket (its packets went to its stash). */
+int quic_endpoint_tx_commit(quic_endpoint *ep, quic_conn *c, size_t len, size_t gso);
+/* Hands the queue to the kernel now. */
+void quic_endpoint_tx_submit(quic_endpoint *ep);
+
+/* conn.c, for endpoint.c: keeps packets the socket refused, after any already kept; 0 or -1 (no memory:
+ * dropped, as a lost packet). */
+int quic_conn_stash(quic_conn *c, const uint8_t *data, size_t len, size_t gso);
 
 #endif

@@ -206,11 +206,11 @@ static void do_read(udp_socket *s) {
       size_t left = msgs[i].msg_len;
       if (seg == 0 || seg > left) seg = left;
       do { /* a GRO train: datagrams of seg bytes, the last one possibly shorter */
-        size_t n = left < seg ? left : seg;
-        s->on_recv(s->user_data, &local, &remote, p, n, ecn);
+        size_t dlen = left < seg ? left : seg;
+        s->on_recv(s->user_data, &local, &remote, p, dlen, ecn);
         if (s->closing) return;
-        p += n;
-        left -= n;
+        p += dlen;
+        left -= dlen;
       } while (left > 0);
     }
     if (n < UDP_BATCH) break;
@@ -238,19 +238,23 @@ static int is_wildcard(const udp_addr *a) {
   return 1;
 }
 
-int udp_send(udp_socket *s, const udp_addr *local, const udp_addr *remote, const uint8_t *data, size_t len,
-             size_t gso_size) {
-  struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-  union {
-    char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(uint16_t))];
-    struct cmsghdr align;
-  } ctrl;
-  memset(&ctrl, 0, sizeof ctrl);
-  struct msghdr mh = {.msg_name = (void *)&remote->ss, .msg_namelen = remote->len, .msg_iov = &iov, .msg_iovlen = 1};
+/* Control data of one outgoing message: the source address (IP_PKTINFO) and the GSO segment size. */
+typedef union udp_ctrl {
+  char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(uint16_t))];
+  struct cmsghdr align;
+} udp_ctrl;
+
+/* Fills mh (with iov and ctrl, which must outlive it) for one datagram or GSO train. */
+static void build_msg(udp_socket *s, const udp_addr *local, const udp_addr *remote, const uint8_t *data, size_t len,
+                      size_t gso_size, struct msghdr *mh, struct iovec *iov, udp_ctrl *ctrl) {
+  iov->iov_base = (void *)data;
+  iov->iov_len = len;
+  memset(ctrl, 0, sizeof *ctrl);
+  *mh = (struct msghdr){.msg_name = (void *)&remote->ss, .msg_namelen = remote->len, .msg_iov = iov, .msg_iovlen = 1};
   size_t clen = 0;
-  mh.msg_control = ctrl.buf;
-  mh.msg_controllen = sizeof ctrl.buf;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+  mh->msg_control = ctrl->buf;
+  mh->msg_controllen = sizeof ctrl->buf;
+  struct cmsghdr *c = CMSG_FIRSTHDR(mh);
   if (local && !is_wildcard(local)) {
     if (local->ss.ss_family == AF_INET6) {
       const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&local->ss;
@@ -280,7 +284,7 @@ int udp_send(udp_socket *s, const udp_addr *local, const udp_addr *remote, const
       memcpy(CMSG_DATA(c), &pi, sizeof pi);
       clen += CMSG_SPACE(sizeof pi);
     }
-    c = (struct cmsghdr *)((char *)ctrl.buf + clen);
+    c = (struct cmsghdr *)((char *)ctrl->buf + clen);
   }
   if (gso_size > 0 && len > gso_size && s->has_gso) {
     uint16_t seg = (uint16_t)gso_size;
@@ -290,23 +294,59 @@ int udp_send(udp_socket *s, const udp_addr *local, const udp_addr *remote, const
     memcpy(CMSG_DATA(c), &seg, sizeof seg);
     clen += CMSG_SPACE(sizeof seg);
   }
-  mh.msg_controllen = clen;
-  if (clen == 0) mh.msg_control = NULL;
-  for (;;) {
-    ssize_t n = sendmsg(s->fd, &mh, 0);
-    if (n >= 0) return 0;
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      if (!s->want_write) {
-        s->want_write = 1;
-        uv_poll_start(&s->poll, UV_READABLE | UV_WRITABLE, poll_cb);
-      }
-      return UDP_SEND_BLOCKED;
+  mh->msg_controllen = clen;
+  if (clen == 0) mh->msg_control = NULL;
+}
+
+/* What a failed send means: UDP_SEND_BLOCKED (and wait for writability) or a negative errno. */
+static int send_failed(udp_socket *s, int err, size_t gso_size) {
+  if (err == EAGAIN || err == EWOULDBLOCK) {
+    if (!s->want_write) {
+      s->want_write = 1;
+      uv_poll_start(&s->poll, UV_READABLE | UV_WRITABLE, poll_cb);
     }
-    if (errno == EIO && gso_size > 0) s->has_gso = 0; /* the NIC cannot segment: stop asking */
-    LOG_DBG("udp_send_error", "errno=%d error=\"%s\"", errno, strerror(errno));
-    return -errno;
+    return UDP_SEND_BLOCKED;
   }
+  if (err == EIO && gso_size > 0) s->has_gso = 0; /* the NIC cannot segment: stop asking */
+  LOG_DBG("udp_send_error", "errno=%d error=\"%s\"", err, strerror(err));
+  return -err;
+}
+
+int udp_send(udp_socket *s, const udp_addr *local, const udp_addr *remote, const uint8_t *data, size_t len,
+             size_t gso_size) {
+  struct msghdr mh;
+  struct iovec iov;
+  udp_ctrl ctrl;
+  build_msg(s, local, remote, data, len, gso_size, &mh, &iov, &ctrl);
+  for (;;) {
+    if (sendmsg(s->fd, &mh, 0) >= 0) return 0;
+    if (errno != EINTR) return send_failed(s, errno, gso_size);
+  }
+}
+
+size_t udp_send_many(udp_socket *s, const udp_msg *msgs, size_t n, int *err) {
+  enum { CHUNK = 64 };
+  struct mmsghdr mm[CHUNK];
+  struct iovec iov[CHUNK];
+  udp_ctrl ctrl[CHUNK];
+  size_t done = 0;
+  *err = 0;
+  while (done < n) {
+    size_t k = n - done < CHUNK ? n - done : CHUNK;
+    for (size_t i = 0; i < k; i++) {
+      const udp_msg *m = &msgs[done + i];
+      build_msg(s, m->local, m->remote, m->data, m->len, m->gso_size, &mm[i].msg_hdr, &iov[i], &ctrl[i]);
+      mm[i].msg_len = 0;
+    }
+    int r = sendmmsg(s->fd, mm, (unsigned)k, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      *err = send_failed(s, errno, msgs[done].gso_size);
+      return done;
+    }
+    done += (size_t)r; /* fewer than k: the next call reports why the first unsent one failed */
+  }
+  return done;
 }
 
 static void on_poll_closed(uv_handle_t *h) {

@@ -1,6 +1,6 @@
 /* udp: a non-blocking UDP socket on libuv with batched receive (recvmmsg, and UDP_GRO trains split back
  * into datagrams), the local address of each
- * datagram (IP_PKTINFO, so a wildcard bind answers from the right address), and sendmsg with an
+ * datagram (IP_PKTINFO, so a wildcard bind answers from the right address), and sendmsg (or sendmmsg for many) with an
  * explicit source address and optional GSO. Owns its fd and poll handle. */
 #ifndef MOQ_QUIC_UDP_H
 #define MOQ_QUIC_UDP_H
@@ -42,6 +42,17 @@ const udp_addr *udp_socket_local(const udp_socket *s);
  * (call again after on_writable), or another negative errno (the datagram is dropped). */
 int udp_send(udp_socket *s, const udp_addr *local, const udp_addr *remote, const uint8_t *data, size_t len,
              size_t gso_size);
+/* One datagram, or a GSO train of gso_size datagrams, for udp_send_many; everything borrowed. */
+typedef struct udp_msg {
+  const udp_addr *local, *remote;
+  const uint8_t *data;
+  size_t len, gso_size;
+} udp_msg;
+/* Sends msgs[0, n) in order with as few system calls as the kernel allows (sendmmsg). Returns how many
+ * from the start went to the kernel; when fewer than n, *err says why the next one did not:
+ * UDP_SEND_BLOCKED (that one and the rest wait for on_writable) or a negative errno (that one cannot
+ * be sent: skip it and go on with the one after). */
+size_t udp_send_many(udp_socket *s, const udp_msg *msgs, size_t n, int *err);
 /* True if the kernel accepted UDP_SEGMENT (GSO) on this socket. */
 int udp_socket_has_gso(const udp_socket *s);
 /* Attaches to the SO_REUSEPORT group of s (bound with reuse_port) a classic BPF program that hands each
