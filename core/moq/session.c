@@ -543,6 +543,16 @@ void moq_session_on_stream_data(moq_session *s, int64_t sid, const uint8_t *data
       return;
     }
   }
+  if (st->kind == SK_NEW && !st->rx.len && len > 8) {
+    /* A new stream: its type (one varint) is all it takes to know what it is. Only that much goes
+     * into the stream's buffer, so the first frame of a group reaches group_in_data below without a
+     * packet-sized heap copy (whose malloc also made glibc consolidate its free lists per group). */
+    moq_session_on_stream_data(s, sid, data, 8, 0);
+    st = sess_stream(s, sid, 0);
+    if (!st || s->closing) return;
+    data += 8;
+    len -= 8;
+  }
   if (st->kind == SK_GROUP_IN && s->accepted && !st->rx.len) {
     group_in_data(s, st, data, len); /* payload goes straight into chunks */
   } else if (len) {
