@@ -116,11 +116,48 @@ START_TEST(test_many_sockets_share_receive_slots) {
 }
 END_TEST
 
+START_TEST(test_send_many_in_order_and_past_a_refused_one) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  seen rx = {0}, tx = {0};
+  udp_socket *r = open_socket(&loop, &rx), *t = open_socket(&loop, &tx);
+  udp_addr bad = {.len = sizeof(struct sockaddr_in6)}; /* an IPv6 address for an IPv4 socket */
+  bad.ss.ss_family = AF_INET6;
+  uint8_t a[2500], b[100], c[700];
+  memset(a, 1, sizeof a);
+  memset(b, 2, sizeof b);
+  memset(c, 3, sizeof c);
+  udp_msg m[3] = {
+      {.remote = udp_socket_local(r), .data = a, .len = sizeof a, .gso_size = 1200},
+      {.remote = &bad, .data = b, .len = sizeof b},
+      {.remote = udp_socket_local(r), .data = c, .len = sizeof c},
+  };
+  int err = 0;
+  ck_assert_uint_eq(udp_send_many(t, m, 3, &err), 1); /* the first went; the second cannot */
+  ck_assert_int_lt(err, 0);
+  ck_assert_int_ne(err, UDP_SEND_BLOCKED);
+  ck_assert_uint_eq(udp_send_many(t, m + 2, 1, &err), 1); /* the caller skips it and goes on */
+  ck_assert_int_eq(err, 0);
+  wait_for(&loop, &rx, 4);
+  ck_assert_uint_eq(rx.n, 4); /* 1200 + 1200 + 100 of the train, then 700 */
+  ck_assert_uint_eq(rx.lens[0], 1200);
+  ck_assert_uint_eq(rx.lens[2], 100);
+  ck_assert_uint_eq(rx.first[2], 1);
+  ck_assert_uint_eq(rx.lens[3], 700);
+  ck_assert_uint_eq(rx.first[3], 3);
+  udp_socket_close(r);
+  udp_socket_close(t);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("udp");
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, test_gso_send_arrives_as_datagrams);
   tcase_add_test(tc, test_many_sockets_share_receive_slots);
+  tcase_add_test(tc, test_send_many_in_order_and_past_a_refused_one);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
