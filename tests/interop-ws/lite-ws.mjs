@@ -409,8 +409,14 @@ check("unknown broadcast: a subscription to a broadcast nobody publishes fails f
 
 check("JS publisher -> moq-cli subscriber (raw QUIC, moq-lite-04), 100 KB line intact", async () => {
   const pc = await connect("/");
+  const announced = /event=broadcast_start path=js2cli /;
+  const before = countLog(announced); // each subprotocol's run publishes it once on this relay
   const pub = new Publisher(pc, "js2cli");
   const lines = ["one", "two", randomBytes(75000).toString("base64"), "four"]; // the third is 100000 chars
+  // moq-cli over raw QUIC can subscribe before the WebSocket publisher's announcement lands (a busy
+  // machine): wait for the relay to have the broadcast.
+  for (const until = Date.now() + T; countLog(announced) <= before; await sleep(20))
+    if (Date.now() > until) throw new Error("the relay never had js2cli");
   const sub = cli(["--alpn", "moq-lite-04", "subscribe", quicUrl(), "js2cli", "t", "--count", String(lines.length)], "", "subscriber");
   sub.child.stdin.end();
   for (const l of lines) {
