@@ -1,5 +1,7 @@
 /* conn: one QUIC connection (server or client side): ngtcp2 callbacks, stream send queues, the
  * write loop with GSO batches, timers and the closing/draining states. */
+#include "config.h"
+
 #include "quic/quic_int.h"
 #include "quic/packet_crypto.h"
 
@@ -648,6 +650,59 @@ static void after_ngtcp2(quic_conn *c) {
   }
 }
 
+#ifdef HAVE_NGTCP2_EXPIRY_PARTS
+/* Not in ngtcp2's public header: global functions of libngtcp2 (1.x), each one of the deadlines
+ * ngtcp2_conn_get_expiry takes the earliest of (configure checks that they link). */
+ngtcp2_tstamp ngtcp2_conn_ack_delay_expiry(ngtcp2_conn *conn);
+ngtcp2_tstamp ngtcp2_conn_loss_detection_expiry(ngtcp2_conn *conn);
+ngtcp2_tstamp ngtcp2_conn_internal_expiry(ngtcp2_conn *conn);
+ngtcp2_tstamp ngtcp2_conn_lost_pkt_expiry(ngtcp2_conn *conn);
+ngtcp2_tstamp ngtcp2_conn_get_idle_expiry(ngtcp2_conn *conn);
+
+/* ngtcp2 sends the ACK of a lone ack-eliciting packet (a subscriber's PING, which ngtcp2 clients add
+ * to every other ACK they send) after smoothed_rtt / 8: on any short path well before the next frame,
+ * so it goes out alone, one more datagram per subscriber and frame. When the timer fires for that
+ * ACK and nothing else is due, and nothing of ours waits to be sent, the ACK is held for the next
+ * data to carry it, at most until 3/4 of the max_ack_delay we advertise after the packet it
+ * acknowledges (RFC 9000 13.2.1 allows all of it); the ACK frame reports its real delay, which the
+ * peer takes out of its RTT sample. Returns the time to hold until, or 0 (not an ACK-only expiry). */
+static ngtcp2_tstamp ack_hold_deadline(quic_conn *c, ngtcp2_tstamp now) {
+  if (c->state != QC_READY) return 0;
+  ngtcp2_conn *conn = c->conn;
+  ngtcp2_tstamp ack = ngtcp2_conn_ack_delay_expiry(conn);
+  if (ack == UINT64_MAX || ack > now) return 0;
+  if (ngtcp2_conn_loss_detection_expiry(conn) <= now || ngtcp2_conn_internal_expiry(conn) <= now ||
+      ngtcp2_conn_lost_pkt_expiry(conn) <= now)
+    return 0; /* loss recovery or ngtcp2's own timers: flush as usual */
+  ngtcp2_conn_info ci;
+  ngtcp2_conn_get_conn_info(conn, &ci);
+  ngtcp2_duration mad = ngtcp2_conn_get_local_transport_params(conn)->max_ack_delay;
+  ngtcp2_duration delay = ci.smoothed_rtt / 8 < mad ? ci.smoothed_rtt / 8 : mad; /* ngtcp2's rule */
+  ngtcp2_tstamp until = ack - delay + mad * 3 / 4;
+  return until > now ? until : 0;
+}
+
+/* The earliest deadline that must wake a connection holding an ACK: loss recovery, ngtcp2's own
+ * timers, the idle timeout; not pacing (nothing waits to be paced) nor keep-alive (the held ACK is
+ * traffic too, and goes within milliseconds). */
+static ngtcp2_tstamp ack_hold_wake(quic_conn *c) {
+  ngtcp2_tstamp next = ngtcp2_conn_loss_detection_expiry(c->conn);
+  ngtcp2_tstamp t = ngtcp2_conn_internal_expiry(c->conn);
+  if (t < next) next = t;
+  t = ngtcp2_conn_lost_pkt_expiry(c->conn);
+  if (t < next) next = t;
+  t = ngtcp2_conn_get_idle_expiry(c->conn);
+  return t < next ? t : next;
+}
+#else
+static ngtcp2_tstamp ack_hold_deadline(quic_conn *c, ngtcp2_tstamp now) {
+  (void)c;
+  (void)now;
+  return 0;
+}
+static ngtcp2_tstamp ack_hold_wake(quic_conn *c) { return ngtcp2_conn_get_expiry(c->conn); }
+#endif
+
 static void on_timer(uv_timer_t *t) {
   quic_conn *c = t->data;
   if (c->state == QC_CLOSING || c->state == QC_DRAINING) {
@@ -656,11 +711,22 @@ static void on_timer(uv_timer_t *t) {
     return;
   }
   if (c->state == QC_DEAD) return;
+  ngtcp2_tstamp now = now_ts();
+  ngtcp2_tstamp hold = ack_hold_deadline(c, now);
   c->in_ngtcp2 = 1;
-  int rv = ngtcp2_conn_handle_expiry(c->conn, now_ts());
+  int rv = ngtcp2_conn_handle_expiry(c->conn, now); /* cancels the expired ACK timer: the ACK waits */
   after_ngtcp2(c);
   if (rv != 0) {
     conn_on_error(c, rv);
+    return;
+  }
+  if (hold && c->state == QC_READY && !c->pend_head && !c->dg_head && !c->stash_head && !c->close_requested) {
+    ngtcp2_tstamp next = ack_hold_wake(c);
+    if (next < hold) hold = next;
+    uint64_t ms = hold > now ? (hold - now + NGTCP2_MILLISECONDS - 1) / NGTCP2_MILLISECONDS : 0;
+    c->timer_due = uv_now(c->ep->loop) + ms;
+    uv_timer_start(&c->timer, on_timer, ms, 0);
+    c->ep->counts.acks_held++;
     return;
   }
   quic_conn_flush(c);
@@ -872,6 +938,7 @@ static int flush_stash(quic_conn *c) {
       quic_endpoint_wait_writable(c->ep, c);
       return -1;
     }
+    if (rv == 0) quic_endpoint_count_sent(c->ep, st->len, st->gso);
     c->stash_head = st->next; /* sent, or refused for good (as a lost packet) */
     if (!c->stash_head) c->stash_tail = NULL;
     free(st);

@@ -113,7 +113,9 @@ void quic_endpoint_tx_submit(quic_endpoint *ep) {
   size_t done = 0;
   while (done < n) {
     int err = 0;
-    done += ep->sock ? udp_send_many(ep->sock, msgs + done, n - done, &err) : 0;
+    size_t sent = ep->sock ? udp_send_many(ep->sock, msgs + done, n - done, &err) : 0;
+    for (size_t i = done; i < done + sent; i++) quic_endpoint_count_sent(ep, msgs[i].len, msgs[i].gso_size);
+    done += sent;
     if (done == n) break;
     if (err == UDP_SEND_BLOCKED || !ep->sock) {
       /* the socket buffer is full: every connection keeps the rest of its packets, in order */
@@ -206,6 +208,12 @@ void quic_endpoint_conn_freed(quic_endpoint *ep, quic_conn *c) {
 
 size_t quic_endpoint_conn_count(const quic_endpoint *ep) { return ep->n_conns; }
 
+void quic_endpoint_counts_get(const quic_endpoint *ep, quic_endpoint_counts *out) { *out = ep->counts; }
+
+void quic_endpoint_count_sent(quic_endpoint *ep, size_t len, size_t gso) {
+  ep->counts.datagrams_sent += gso > 0 && len > gso ? (len + gso - 1) / gso : 1;
+}
+
 const udp_addr *quic_endpoint_local(const quic_endpoint *ep) { return udp_socket_local(ep->sock); }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -219,7 +227,7 @@ static void send_version_negotiation(quic_endpoint *ep, const udp_addr *local, c
   quic_random(&unused, 1);
   ngtcp2_ssize n = ngtcp2_pkt_write_version_negotiation(buf, sizeof buf, unused, vc->scid, vc->scidlen, vc->dcid,
                                                         vc->dcidlen, versions, 2);
-  if (n > 0) udp_send(ep->sock, local, remote, buf, (size_t)n, 0);
+  if (n > 0 && udp_send(ep->sock, local, remote, buf, (size_t)n, 0) == 0) quic_endpoint_count_sent(ep, (size_t)n, 0);
   LOG_DBG("quic_version_negotiation", "version=0x%08x", vc->version);
 }
 
@@ -237,13 +245,14 @@ static void send_stateless_reset(quic_endpoint *ep, const udp_addr *local, const
   size_t rndlen = len - NGTCP2_STATELESS_RESET_TOKENLEN - 1;
   quic_random(rnd, rndlen);
   ngtcp2_ssize n = ngtcp2_pkt_write_stateless_reset(buf, sizeof buf, token, rnd, rndlen);
-  if (n > 0) udp_send(ep->sock, local, remote, buf, (size_t)n, 0);
+  if (n > 0 && udp_send(ep->sock, local, remote, buf, (size_t)n, 0) == 0) quic_endpoint_count_sent(ep, (size_t)n, 0);
 }
 
 static void on_recv(void *ud, const udp_addr *local, const udp_addr *remote, const uint8_t *data, size_t len,
                     uint8_t ecn) {
   quic_endpoint *ep = ud;
   if (!ep->sock) return; /* shut down during this batch */
+  ep->counts.datagrams_received++;
   if (len == 0) return;   /* an empty datagram: ngtcp2 asserts on it (found by tests/integration/abuse.sh) */
   ngtcp2_version_cid vc;
   int rv = ngtcp2_pkt_decode_version_cid(&vc, data, len, QUIC_SCID_LEN);

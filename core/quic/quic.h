@@ -94,6 +94,13 @@ quic_endpoint *quic_endpoint_new(uv_loop_t *loop, const struct sockaddr *addr, s
 const udp_addr *quic_endpoint_local(const quic_endpoint *ep);
 /* Number of connections the endpoint still holds (including closing ones). */
 size_t quic_endpoint_conn_count(const quic_endpoint *ep);
+/* Traffic counters since the endpoint started: datagrams handed to the kernel (a GSO train counts
+ * its datagrams) and received (after GRO splitting, dropped ones included), and ACKs held back for
+ * the next data to carry instead of going alone (see conn.c, ack_hold_deadline). */
+typedef struct quic_endpoint_counts {
+  uint64_t datagrams_sent, datagrams_received, acks_held;
+} quic_endpoint_counts;
+void quic_endpoint_counts_get(const quic_endpoint *ep, quic_endpoint_counts *out);
 /* Dials remote from this endpoint. host (borrowed) is sent as SNI and checked against the
  * certificate when client_tls verifies host names; alpn is the offer, most preferred first. The
  * handler is told on_ready or on_closed. Returns NULL with err if the connection cannot start. */

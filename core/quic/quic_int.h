@@ -136,6 +136,7 @@ struct quic_endpoint {
   quic_tx_entry txq[QUIC_TXQ_LEN];
   size_t txq_n;
   int tx_hold;                /* > 0: inside a batch of flushes, submit at its end */
+  quic_endpoint_counts counts;
 };
 
 /* endpoint.c, for conn.c: fills id[0, len) with a fresh random connection ID that names this
@@ -164,6 +165,8 @@ uint8_t *quic_endpoint_tx_room(quic_endpoint *ep, size_t need);
 int quic_endpoint_tx_commit(quic_endpoint *ep, quic_conn *c, size_t len, size_t gso);
 /* Hands the queue to the kernel now. */
 void quic_endpoint_tx_submit(quic_endpoint *ep);
+/* Counts a send of len bytes (gso: its datagram size) that reached the kernel. */
+void quic_endpoint_count_sent(quic_endpoint *ep, size_t len, size_t gso);
 
 /* conn.c, for endpoint.c: keeps packets the socket refused, after any already kept; 0 or -1 (no memory:
  * dropped, as a lost packet). */

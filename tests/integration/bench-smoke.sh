@@ -36,6 +36,25 @@ assert r["watch"]["ok"] and r["watch"]["rss_kib"] > 0, "the relay's /proc readin
 PY
 ok "1 publisher -> 3 subscribers: $(cut -c1-160 "$TEST_TMP/fanout.json")..."
 
+# ACKs held for the next data: subscribers (ngtcp2 clients) add a PING to every other ACK; at 100
+# frames per second the relay's ACK of it waits for the next frame instead of going alone. The
+# counters of GET /stats show it, and the stream stays whole.
+http_get "$RELAY_HTTP_PORT" /stats >"$TEST_TMP/stats0" || fail "GET /stats"
+"$BENCH_BIN" --url "$(relay_url fast)" --tls-root "$RELAY_CA" --subscribers 3 --fps 100 --frame-size 2000 --duration 2 \
+  --warmup 0.5 --json >"$TEST_TMP/fast.json" 2>"$TEST_TMP/fast.err" || fail "moq-bench at 100 fps: $(cat "$TEST_TMP/fast.err")"
+http_get "$RELAY_HTTP_PORT" /stats >"$TEST_TMP/stats1" || fail "GET /stats"
+python3 - "$TEST_TMP/stats0" "$TEST_TMP/stats1" "$TEST_TMP/fast.json" <<'PY' || fail "ACK hold: $(cat "$TEST_TMP/stats1")"
+import json, sys
+a, b, r = (json.load(open(f)) for f in sys.argv[1:4])
+d = {k: b[k] - a[k] for k in ("datagrams_sent", "datagrams_received", "acks_held")}
+frames = r["frames_received"]
+assert r["groups_lost"] == 0 and r["frames_corrupt"] == 0 and r["frames_out_of_order"] == 0, r
+assert frames > 0 and d["datagrams_sent"] >= frames and d["datagrams_received"] > 0, (d, frames)
+assert d["acks_held"] >= frames / 10, f"only {d['acks_held']} ACKs held for {frames} frames delivered"
+print(d, frames)
+PY
+ok "ACKs held for the next frame at 100 fps: $(tail -n 1 "$TEST_TMP/stats1")"
+
 "$BENCH_BIN" --url "$(relay_url)" --tls-root "$RELAY_CA" --connect-rate --concurrency 2 --duration 1 --warmup 0 \
   --json >"$TEST_TMP/rate.json" 2>"$TEST_TMP/rate.err" || fail "moq-bench --connect-rate failed: $(cat "$TEST_TMP/rate.err")"
 python3 - "$TEST_TMP/rate.json" <<'PY' || fail "connect-rate report: $(cat "$TEST_TMP/rate.json")"
