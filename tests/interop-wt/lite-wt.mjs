@@ -302,7 +302,13 @@ const bigShapes = () => [
 
 // pc publishes broadcast `name`, sc subscribes: every group byte for byte.
 async function pagePubSub(pc, sc, name) {
+  // The subscriber must not ask before the publisher's announcement reached the relay (it would be
+  // told NotFound): wait for the relay to start the broadcast (under any root).
+  const started = new RegExp(`event=broadcast_start path=(\\S*/)?${name} `);
+  const before = relayLog().split("\n").filter((l) => started.test(l)).length;
   const pub = await call("publish", pc.id, name);
+  for (const until = Date.now() + T; relayLog().split("\n").filter((l) => started.test(l)).length <= before; await sleep(20))
+    if (Date.now() > until) throw new Error(`the relay never started ${name}`);
   const shapes = bigShapes();
   const sub = await call("subscribe", sc.id, name, "data", shapes.length);
   await call("requested", pub, "data", T);
