@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -40,7 +41,9 @@
 #include "moq/quic_binding.h"
 #include "moq/session.h"
 #include "origin/origin.h"
+#include "quic/udp.h"
 #include "quic/quic.h"
+#include "quic/udp.h"
 #include "tls/tls.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -178,6 +181,8 @@ struct bench {
   uint64_t last_progress_ns;
   /* figures */
   bench_samples latency_us, connect_us;
+  bench_samples arrival_us;  /* send to the kernel's arrival of the frame's last datagram (no processing here) */
+  int64_t real_minus_mono;   /* CLOCK_REALTIME - the monotonic clock (ns), for the kernel's timestamps */
   bench_samples send_lag_us; /* how late the publishers' timers fired: this process's own delays */
   uint64_t frames_sent, frames_received, bytes_received, frames_corrupt, frames_out_of_order;
   uint64_t groups_out_of_order, groups_lost, frames_expected, tracks_ended;
@@ -195,6 +200,23 @@ struct bench {
 /* Small helpers */
 
 static uint64_t now_ns(void) { return uv_hrtime(); }
+
+/* CLOCK_REALTIME minus uv_hrtime's monotonic clock: the closest of a few readings taken back to back. */
+static int64_t realtime_offset(void) {
+  int64_t best = 0;
+  uint64_t best_gap = UINT64_MAX;
+  for (int i = 0; i < 5; i++) {
+    uint64_t a = uv_hrtime();
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t b = uv_hrtime();
+    if (b - a < best_gap) {
+      best_gap = b - a;
+      best = (int64_t)((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) - (int64_t)(a + (b - a) / 2);
+    }
+  }
+  return best;
+}
 
 static void die_usage(const char *fmt, const char *arg) {
   fprintf(stderr, "moq-bench: ");
@@ -398,6 +420,13 @@ static void sub_frame(void *ud, group *g, size_t index) {
   B->frames_received++;
   B->bytes_received += k->len;
   bench_samples_add(&B->latency_us, (now - h.sent_ns) / 1000);
+  /* This runs under the receive callback of the datagram that completed the frame: its kernel
+   * arrival time leaves out the time this process took to get to it. */
+  uint64_t rx = udp_rx_time_ns();
+  if (rx) {
+    int64_t arrived = (int64_t)rx - B->real_minus_mono;
+    bench_samples_add(&B->arrival_us, arrived > (int64_t)h.sent_ns ? (uint64_t)(arrived - (int64_t)h.sent_ns) / 1000 : 0);
+  }
 }
 
 static int sub_subscribe(strack *st);
@@ -865,6 +894,10 @@ static void report_json(bench *B, double window_s) {
            bench_samples_pct(&B->latency_us, 50), bench_samples_pct(&B->latency_us, 90),
            bench_samples_pct(&B->latency_us, 99), bench_samples_pct(&B->latency_us, 99.9),
            bench_samples_pct(&B->latency_us, 100), B->latency_us.n);
+    printf("\"arrival_us\":{\"p50\":%u,\"p90\":%u,\"p99\":%u,\"p999\":%u,\"max\":%u,\"samples\":%zu},",
+           bench_samples_pct(&B->arrival_us, 50), bench_samples_pct(&B->arrival_us, 90),
+           bench_samples_pct(&B->arrival_us, 99), bench_samples_pct(&B->arrival_us, 99.9),
+           bench_samples_pct(&B->arrival_us, 100), B->arrival_us.n);
     printf("\"send_lag_us\":{\"p50\":%u,\"p99\":%u,\"max\":%u},", bench_samples_pct(&B->send_lag_us, 50),
            bench_samples_pct(&B->send_lag_us, 99), bench_samples_pct(&B->send_lag_us, 100));
   }
@@ -911,6 +944,10 @@ static void report_table(bench *B, double window_s) {
     printf("  latency (ms)     p50 %.3f  p90 %.3f  p99 %.3f  max %.3f  (%zu samples)\n",
            ms(bench_samples_pct(&B->latency_us, 50)), ms(bench_samples_pct(&B->latency_us, 90)),
            ms(bench_samples_pct(&B->latency_us, 99)), ms(bench_samples_pct(&B->latency_us, 100)), B->latency_us.n);
+    printf("  arrival (ms)     p50 %.3f  p90 %.3f  p99 %.3f  max %.3f  (to the kernel's receipt of the frame: without this\n"
+           "                   process's own queueing)\n",
+           ms(bench_samples_pct(&B->arrival_us, 50)), ms(bench_samples_pct(&B->arrival_us, 90)),
+           ms(bench_samples_pct(&B->arrival_us, 99)), ms(bench_samples_pct(&B->arrival_us, 100)));
     printf("  send lag (ms)    p50 %.3f  p99 %.3f  max %.3f  (publisher timers firing late: this process's delays)\n",
            ms(bench_samples_pct(&B->send_lag_us, 50)), ms(bench_samples_pct(&B->send_lag_us, 99)),
            ms(bench_samples_pct(&B->send_lag_us, 100)));
@@ -1110,11 +1147,12 @@ int main(int argc, char **argv) {
     return EXIT_FAIL;
   }
   quic_settings_default(&B->qs);
+  B->qs.rx_timestamps = 1; /* arrival_us */
+  B->real_minus_mono = realtime_offset();
   origin_limits_default(&B->olim);
-  /* Our origins only pass frames through, but origin.c's cache_evict releases a group twice when it
-   * evicts one that is still arriving (a use after free in the session feeding it): so evict only by
-   * age, and abandon a track before one of its groups can be that old (check_stalls). This keeps
-   * about 1.5 s of each track in memory per connection. */
+  /* Our origins only pass frames through: evict by age only, and abandon a track before one of its
+   * groups can be that old (check_stalls). This keeps about 1.5 s of each track in memory per
+   * connection. */
   B->olim.cache_ms = CACHE_MS + (uint64_t)(1000.0 * (double)B->group_frames / B->fps);
   B->olim.cache_track_bytes = SIZE_MAX;
   B->period_ns = (uint64_t)(1e9 / B->fps);
@@ -1182,6 +1220,7 @@ int main(int argc, char **argv) {
 
   double window_s = B->win_start_ns && B->win_end_ns ? (double)(B->win_end_ns - B->win_start_ns) / 1e9 : 0.0;
   bench_samples_sort(&B->latency_us);
+  bench_samples_sort(&B->arrival_us);
   bench_samples_sort(&B->connect_us);
   bench_samples_sort(&B->send_lag_us);
   if (B->json) report_json(B, window_s);
@@ -1205,6 +1244,7 @@ int main(int argc, char **argv) {
   free(B->pubs);
   free(B->subs);
   bench_samples_free(&B->latency_us);
+  bench_samples_free(&B->arrival_us);
   bench_samples_free(&B->connect_us);
   bench_samples_free(&B->send_lag_us);
   bench_payload_free();

@@ -30,6 +30,7 @@ void quic_settings_default(quic_settings *s) {
   s->conn_window = 16 << 20;
   s->enable_datagrams = 1;
   s->reuse_port = 0;
+  s->rx_timestamps = 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -335,6 +336,7 @@ quic_endpoint *quic_endpoint_new(uv_loop_t *loop, const struct sockaddr *addr, s
     free(ep);
     return NULL;
   }
+  if (ep->settings.rx_timestamps) udp_socket_rx_timestamps(ep->sock);
   uv_idle_init(loop, &ep->flush_idle);
   ep->flush_idle.data = ep;
   return ep;

@@ -31,6 +31,7 @@ typedef struct quic_settings {
   uint64_t conn_window;          /* initial connection receive window, default 16 MiB */
   int enable_datagrams;          /* offer QUIC DATAGRAM frames, default 1 */
   int reuse_port;                /* bind with SO_REUSEPORT: one of several workers' endpoints, default 0 */
+  int rx_timestamps;             /* note each datagram's kernel arrival time (udp_rx_time_ns), default 0 */
 } quic_settings;
 
 /* A datagram that belongs to another worker's connection: hand it (borrowed for the call) to that

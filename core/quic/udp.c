@@ -30,6 +30,11 @@ enum { UDP_BATCH = 32, UDP_MAX_DGRAM = 4096, UDP_MAX_GRO = 65536 };
 static _Thread_local uint8_t *thread_rbuf;
 static _Thread_local size_t thread_rbuf_users;
 
+/* The arrival time of the datagram on_recv is delivering in this thread (udp_rx_time_ns). */
+static _Thread_local uint64_t thread_rx_ns;
+
+uint64_t udp_rx_time_ns(void) { return thread_rx_ns; }
+
 static uint8_t *rbuf_acquire(void) {
   if (!thread_rbuf) {
     thread_rbuf = malloc((size_t)UDP_BATCH * UDP_MAX_GRO);
@@ -119,6 +124,8 @@ const udp_addr *udp_socket_local(const udp_socket *s) { return &s->local; }
 
 int udp_socket_has_gso(const udp_socket *s) { return s->has_gso; }
 
+int udp_socket_rx_timestamps(udp_socket *s) { return set_opt(s->fd, SOL_SOCKET, SO_TIMESTAMPNS, 1) == 0 ? 0 : -errno; }
+
 int udp_socket_steer_by_cid(udp_socket *s, unsigned n) {
   if (n < 1 || n > 256) return -EINVAL;
   /* Offsets are into the UDP payload. A load past the end returns 0 (socket 0 of the group). */
@@ -142,8 +149,13 @@ static void parse_cmsgs(udp_socket *s, struct msghdr *mh, udp_addr *local, uint8
   *local = s->local;
   *ecn = 0;
   *seg = 0;
+  thread_rx_ns = 0;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+      struct timespec ts;
+      memcpy(&ts, CMSG_DATA(c), sizeof ts);
+      thread_rx_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    } else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
       int v = 0;
       if (c->cmsg_len >= CMSG_LEN(sizeof v)) memcpy(&v, CMSG_DATA(c), sizeof v);
       if (v > 0) *seg = (size_t)v;
@@ -178,7 +190,7 @@ static void do_read(udp_socket *s) {
   struct mmsghdr msgs[UDP_BATCH];
   struct iovec iov[UDP_BATCH];
   struct sockaddr_storage from[UDP_BATCH];
-  char ctrl[UDP_BATCH][128];
+  char ctrl[UDP_BATCH][160];
   /* Bounded: at most 8 batches per wake-up so one busy socket cannot starve the loop. */
   for (int round = 0; round < 8; round++) {
     memset(msgs, 0, sizeof msgs);
@@ -208,13 +220,17 @@ static void do_read(udp_socket *s) {
       do { /* a GRO train: datagrams of seg bytes, the last one possibly shorter */
         size_t dlen = left < seg ? left : seg;
         s->on_recv(s->user_data, &local, &remote, p, dlen, ecn);
-        if (s->closing) return;
+        if (s->closing) {
+          thread_rx_ns = 0;
+          return;
+        }
         p += dlen;
         left -= dlen;
       } while (left > 0);
     }
     if (n < UDP_BATCH) break;
   }
+  thread_rx_ns = 0;
   if (s->on_batch) s->on_batch(s->user_data);
 }
 

@@ -53,6 +53,13 @@ typedef struct udp_msg {
  * UDP_SEND_BLOCKED (that one and the rest wait for on_writable) or a negative errno (that one cannot
  * be sent: skip it and go on with the one after). */
 size_t udp_send_many(udp_socket *s, const udp_msg *msgs, size_t n, int *err);
+/* Asks the kernel for each datagram's arrival time (SO_TIMESTAMPNS): see udp_rx_time_ns. 0 or -errno. */
+int udp_socket_rx_timestamps(udp_socket *s);
+/* Inside an on_recv callback of this thread: when the kernel received the datagram being delivered
+ * (CLOCK_REALTIME nanoseconds; a GRO train's datagrams share one), or 0 (no timestamp asked for, or
+ * not inside on_recv). Code running synchronously under on_recv (the QUIC stack, a session's frame
+ * callbacks) can read it. */
+uint64_t udp_rx_time_ns(void);
 /* True if the kernel accepted UDP_SEGMENT (GSO) on this socket. */
 int udp_socket_has_gso(const udp_socket *s);
 /* Attaches to the SO_REUSEPORT group of s (bound with reuse_port) a classic BPF program that hands each

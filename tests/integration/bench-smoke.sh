@@ -25,6 +25,12 @@ for k in ("subscribers", "frames_sent", "frames_received", "bytes_received", "gr
     assert isinstance(r.get(k), int), f"{k} missing"
 for k in ("p50", "p90", "p99", "max"):
     assert isinstance(r["latency_us"].get(k), int), f"latency_us.{k} missing"
+    assert isinstance(r["arrival_us"].get(k), int), f"arrival_us.{k} missing"
+# every frame's kernel arrival comes before its callback: each percentile too (the clocks agree)
+assert r["arrival_us"]["samples"] == r["latency_us"]["samples"], "an arrival time for every frame"
+for k in ("p50", "p90", "p99", "max"):
+    assert r["arrival_us"][k] <= r["latency_us"][k], f"arrival_us.{k} after latency_us.{k}"
+assert r["arrival_us"]["max"] > 0, "arrival times all zero"
 for k in ("p50", "p99"):
     assert isinstance(r["connect_ms"].get(k), (int, float)), f"connect_ms.{k} missing"
 assert r["subscribers"] == 3, r["subscribers"]

@@ -5,11 +5,13 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "quic/udp.h"
 
 typedef struct seen {
   size_t n, lens[64];
+  uint64_t rx_ns[64]; /* udp_rx_time_ns() inside the callback */
   uint8_t first[64], last[64]; /* first and last byte of each datagram */
   int batches;
 } seen;
@@ -24,6 +26,7 @@ static void on_recv(void *ud, const udp_addr *local, const udp_addr *remote, con
     s->lens[s->n] = len;
     s->first[s->n] = len ? data[0] : 0;
     s->last[s->n] = len ? data[len - 1] : 0;
+    s->rx_ns[s->n] = udp_rx_time_ns();
   }
   s->n++;
 }
@@ -152,12 +155,48 @@ START_TEST(test_send_many_in_order_and_past_a_refused_one) {
 }
 END_TEST
 
+START_TEST(test_rx_timestamps) {
+  /* With timestamps asked for, each datagram (each of a train too) carries the kernel's arrival time,
+   * readable inside on_recv only; without, none. */
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  seen rx = {0}, plain = {0}, tx = {0};
+  udp_socket *r = open_socket(&loop, &rx), *p = open_socket(&loop, &plain), *t = open_socket(&loop, &tx);
+  ck_assert_int_eq(udp_socket_rx_timestamps(r), 0);
+  struct timespec before, after;
+  clock_gettime(CLOCK_REALTIME, &before);
+  uint8_t buf[2500];
+  memset(buf, 7, sizeof buf);
+  ck_assert_int_eq(udp_send(t, NULL, udp_socket_local(r), buf, sizeof buf, 1200), 0);
+  ck_assert_int_eq(udp_send(t, NULL, udp_socket_local(p), buf, 100, 0), 0);
+  wait_for(&loop, &rx, 3);
+  wait_for(&loop, &plain, 1);
+  clock_gettime(CLOCK_REALTIME, &after);
+  uint64_t lo = (uint64_t)before.tv_sec * 1000000000u + (uint64_t)before.tv_nsec;
+  uint64_t hi = (uint64_t)after.tv_sec * 1000000000u + (uint64_t)after.tv_nsec;
+  ck_assert_uint_eq(rx.n, 3);
+  for (size_t i = 0; i < 3; i++) {
+    ck_assert_uint_ge(rx.rx_ns[i], lo);
+    ck_assert_uint_le(rx.rx_ns[i], hi);
+  }
+  ck_assert_uint_eq(plain.n, 1);
+  ck_assert_uint_eq(plain.rx_ns[0], 0);
+  ck_assert_uint_eq(udp_rx_time_ns(), 0); /* outside a callback */
+  udp_socket_close(r);
+  udp_socket_close(p);
+  udp_socket_close(t);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("udp");
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, test_gso_send_arrives_as_datagrams);
   tcase_add_test(tc, test_many_sockets_share_receive_slots);
   tcase_add_test(tc, test_send_many_in_order_and_past_a_refused_one);
+  tcase_add_test(tc, test_rx_timestamps);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
