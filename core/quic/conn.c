@@ -406,6 +406,7 @@ static void fill_settings(quic_conn *c, ngtcp2_settings *s, ngtcp2_transport_par
 /* Life cycle */
 
 static void on_timer(uv_timer_t *t);
+static void arm_timer_at(quic_conn *c, ngtcp2_tstamp exp);
 
 static quic_conn *conn_alloc(quic_endpoint *ep, const udp_addr *local, const udp_addr *remote, int server) {
   quic_conn *c = calloc(1, sizeof *c);
@@ -722,20 +723,16 @@ static void on_timer(uv_timer_t *t) {
   }
   if (hold && c->state == QC_READY && !c->pend_head && !c->dg_head && !c->stash_head && !c->close_requested) {
     ngtcp2_tstamp next = ack_hold_wake(c);
-    if (next < hold) hold = next;
-    uint64_t ms = hold > now ? (hold - now + NGTCP2_MILLISECONDS - 1) / NGTCP2_MILLISECONDS : 0;
-    c->timer_due = uv_now(c->ep->loop) + ms;
-    uv_timer_start(&c->timer, on_timer, ms, 0);
+    arm_timer_at(c, next < hold ? next : hold);
     c->ep->counts.acks_held++;
     return;
   }
   quic_conn_flush(c);
 }
 
-/* Arms the timer for ngtcp2's next expiry; one already set for the same loop millisecond stays (a
- * restart is a removal and an insertion in libuv's timer heap, at every flush of every connection). */
-static void arm_timer(quic_conn *c) {
-  ngtcp2_tstamp exp = ngtcp2_conn_get_expiry(c->conn);
+/* Arms the timer for ngtcp2 time exp; one already set for the same loop millisecond stays (a restart
+ * is a removal and an insertion in libuv's timer heap, at every flush of every connection). */
+static void arm_timer_at(quic_conn *c, ngtcp2_tstamp exp) {
   ngtcp2_tstamp now = now_ts();
   uint64_t ms = exp > now ? (exp - now + NGTCP2_MILLISECONDS - 1) / NGTCP2_MILLISECONDS : 0;
   uint64_t due = uv_now(c->ep->loop) + ms;
@@ -743,6 +740,9 @@ static void arm_timer(quic_conn *c) {
   c->timer_due = due;
   uv_timer_start(&c->timer, on_timer, ms, 0);
 }
+
+/* Arms the timer for ngtcp2's next expiry. */
+static void arm_timer(quic_conn *c) { arm_timer_at(c, ngtcp2_conn_get_expiry(c->conn)); }
 
 
 /* ------------------------------------------------------------------------------------------ */
@@ -933,12 +933,10 @@ void quic_conn_read(quic_conn *c, const udp_addr *local, const udp_addr *remote,
 static int flush_stash(quic_conn *c) {
   while (c->stash_head) {
     quic_stash *st = c->stash_head;
-    int rv = udp_send(c->ep->sock, &c->local, &c->remote, st->data, st->len, st->gso);
-    if (rv == UDP_SEND_BLOCKED) {
+    if (quic_endpoint_send_now(c->ep, &c->local, &c->remote, st->data, st->len, st->gso) == UDP_SEND_BLOCKED) {
       quic_endpoint_wait_writable(c->ep, c);
       return -1;
     }
-    if (rv == 0) quic_endpoint_count_sent(c->ep, st->len, st->gso);
     c->stash_head = st->next; /* sent, or refused for good (as a lost packet) */
     if (!c->stash_head) c->stash_tail = NULL;
     free(st);

@@ -79,6 +79,18 @@ static void flush_all(quic_endpoint *ep) {
 /* ------------------------------------------------------------------------------------------ */
 /* The send queue */
 
+/* Counts a send of len bytes (gso: its datagram size) that reached the kernel. */
+static void count_sent(quic_endpoint *ep, size_t len, size_t gso) {
+  ep->counts.datagrams_sent += gso > 0 && len > gso ? (len + gso - 1) / gso : 1;
+}
+
+int quic_endpoint_send_now(quic_endpoint *ep, const udp_addr *local, const udp_addr *remote, const uint8_t *data,
+                           size_t len, size_t gso) {
+  int rv = udp_send(ep->sock, local, remote, data, len, gso);
+  if (rv == 0) count_sent(ep, len, gso);
+  return rv;
+}
+
 uint8_t *quic_endpoint_tx_room(quic_endpoint *ep, size_t need) {
   if (ep->txq_n == QUIC_TXQ_LEN || ep->tx_used + need > QUIC_TX_ARENA) quic_endpoint_tx_submit(ep);
   return ep->tx_arena + ep->tx_used;
@@ -109,13 +121,13 @@ void quic_endpoint_tx_submit(quic_endpoint *ep) {
   for (size_t i = 0; i < n; i++) {
     quic_tx_entry *e = &ep->txq[i];
     msgs[i] = (udp_msg){.local = &e->local, .remote = &e->remote, .data = ep->tx_arena + e->off, .len = e->len,
-                        .gso_size = e->gso > 0 && e->len > e->gso ? e->gso : 0};
+                        .gso_size = e->gso};
   }
   size_t done = 0;
   while (done < n) {
     int err = 0;
     size_t sent = ep->sock ? udp_send_many(ep->sock, msgs + done, n - done, &err) : 0;
-    for (size_t i = done; i < done + sent; i++) quic_endpoint_count_sent(ep, msgs[i].len, msgs[i].gso_size);
+    for (size_t i = done; i < done + sent; i++) count_sent(ep, msgs[i].len, msgs[i].gso_size);
     done += sent;
     if (done == n) break;
     if (err == UDP_SEND_BLOCKED || !ep->sock) {
@@ -123,7 +135,7 @@ void quic_endpoint_tx_submit(quic_endpoint *ep) {
       for (size_t i = done; i < n; i++) {
         quic_conn *c = ep->txq[i].c;
         if (!c) continue; /* freed: its last packets are lost, as on a lossy path */
-        quic_conn_stash(c, msgs[i].data, msgs[i].len, ep->txq[i].gso);
+        quic_conn_stash(c, msgs[i].data, msgs[i].len, msgs[i].gso_size);
         quic_endpoint_wait_writable(ep, c);
       }
       break;
@@ -211,10 +223,6 @@ size_t quic_endpoint_conn_count(const quic_endpoint *ep) { return ep->n_conns; }
 
 void quic_endpoint_counts_get(const quic_endpoint *ep, quic_endpoint_counts *out) { *out = ep->counts; }
 
-void quic_endpoint_count_sent(quic_endpoint *ep, size_t len, size_t gso) {
-  ep->counts.datagrams_sent += gso > 0 && len > gso ? (len + gso - 1) / gso : 1;
-}
-
 const udp_addr *quic_endpoint_local(const quic_endpoint *ep) { return udp_socket_local(ep->sock); }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -228,7 +236,7 @@ static void send_version_negotiation(quic_endpoint *ep, const udp_addr *local, c
   quic_random(&unused, 1);
   ngtcp2_ssize n = ngtcp2_pkt_write_version_negotiation(buf, sizeof buf, unused, vc->scid, vc->scidlen, vc->dcid,
                                                         vc->dcidlen, versions, 2);
-  if (n > 0 && udp_send(ep->sock, local, remote, buf, (size_t)n, 0) == 0) quic_endpoint_count_sent(ep, (size_t)n, 0);
+  if (n > 0) quic_endpoint_send_now(ep, local, remote, buf, (size_t)n, 0);
   LOG_DBG("quic_version_negotiation", "version=0x%08x", vc->version);
 }
 
@@ -246,7 +254,7 @@ static void send_stateless_reset(quic_endpoint *ep, const udp_addr *local, const
   size_t rndlen = len - NGTCP2_STATELESS_RESET_TOKENLEN - 1;
   quic_random(rnd, rndlen);
   ngtcp2_ssize n = ngtcp2_pkt_write_stateless_reset(buf, sizeof buf, token, rnd, rndlen);
-  if (n > 0 && udp_send(ep->sock, local, remote, buf, (size_t)n, 0) == 0) quic_endpoint_count_sent(ep, (size_t)n, 0);
+  if (n > 0) quic_endpoint_send_now(ep, local, remote, buf, (size_t)n, 0);
 }
 
 static void on_recv(void *ud, const udp_addr *local, const udp_addr *remote, const uint8_t *data, size_t len,

@@ -165,8 +165,10 @@ uint8_t *quic_endpoint_tx_room(quic_endpoint *ep, size_t need);
 int quic_endpoint_tx_commit(quic_endpoint *ep, quic_conn *c, size_t len, size_t gso);
 /* Hands the queue to the kernel now. */
 void quic_endpoint_tx_submit(quic_endpoint *ep);
-/* Counts a send of len bytes (gso: its datagram size) that reached the kernel. */
-void quic_endpoint_count_sent(quic_endpoint *ep, size_t len, size_t gso);
+/* Sends len bytes (a GSO train of gso-byte datagrams when gso > 0) now, outside the queue, and counts
+ * them when they reach the kernel: udp_send's result. */
+int quic_endpoint_send_now(quic_endpoint *ep, const udp_addr *local, const udp_addr *remote, const uint8_t *data,
+                           size_t len, size_t gso);
 
 /* conn.c, for endpoint.c: keeps packets the socket refused, after any already kept; 0 or -1 (no memory:
  * dropped, as a lost packet). */

@@ -305,9 +305,9 @@ async function pagePubSub(pc, sc, name) {
   // The subscriber must not ask before the publisher's announcement reached the relay (it would be
   // told NotFound): wait for the relay to start the broadcast (under any root).
   const started = new RegExp(`event=broadcast_start path=(\\S*/)?${name} `);
-  const before = relayLog().split("\n").filter((l) => started.test(l)).length;
+  const before = countLog(started);
   const pub = await call("publish", pc.id, name);
-  for (const until = Date.now() + T; relayLog().split("\n").filter((l) => started.test(l)).length <= before; await sleep(20))
+  for (const until = Date.now() + T; countLog(started) <= before; await sleep(20))
     if (Date.now() > until) throw new Error(`the relay never started ${name}`);
   const shapes = bigShapes();
   const sub = await call("subscribe", sc.id, name, "data", shapes.length);
