@@ -76,9 +76,12 @@ int packet_crypto_hp_mask(uint8_t *dest, const ngtcp2_crypto_cipher *hp, const n
   Aes *aes = aes_of(hp_ctx->native_handle, 0);
   if (!aes) return ngtcp2_crypto_hp_mask_cb(dest, hp, hp_ctx, sample);
   /* AES header protection is AES-ECB of the sample (RFC 9001 5.4.3): the first block of AES-CTR
-   * with the sample as counter block, which is what the context was made for. */
-  uint8_t block[AES_BLOCK_SIZE];
-  if (wc_AesEncryptDirect(aes, block, sample) != 0) return NGTCP2_ERR_CALLBACK_FAILURE;
+   * with the sample as counter block, which is what the context was made for.
+   * wolfSSL's AES-NI path mallocs an aligned copy of any input not on a 16-byte boundary, and the
+   * sample sits at an arbitrary offset in the packet: hand it an aligned block (in place). */
+  _Alignas(16) uint8_t block[AES_BLOCK_SIZE];
+  memcpy(block, sample, AES_BLOCK_SIZE);
+  if (wc_AesEncryptDirect(aes, block, block) != 0) return NGTCP2_ERR_CALLBACK_FAILURE;
   memcpy(dest, block, 5);
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <wolfssl/ssl.h>
 #include <wolfssl/openssl/evp.h>
 #include <wolfssl/quic.h>
+#include <wolfssl/wolfcrypt/memory.h>
 
 #include <ngtcp2/ngtcp2_crypto.h>
 
@@ -74,6 +75,42 @@ START_TEST(test_hp_mask_aes_rfc9001) {
   memset(mask, 0, sizeof mask);
   ck_assert_int_eq(packet_crypto_hp_mask(mask, &k.hp, &k.hp_ctx, sample), 0);
   ck_assert_mem_eq(mask, want, 5);
+  keyset_free(&k);
+}
+END_TEST
+
+/* wolfSSL's allocations, counted while a test has its allocators installed (plain builds of
+ * wolfSSL: no static-memory or debug-memory variant of the callbacks). */
+static size_t wolf_allocs;
+static void *count_malloc(size_t n) {
+  wolf_allocs++;
+  return malloc(n);
+}
+static void *count_realloc(void *p, size_t n) {
+  wolf_allocs++;
+  return realloc(p, n);
+}
+static void count_free(void *p) { free(p); }
+
+START_TEST(test_hp_mask_aes_any_offset_no_alloc) {
+  /* The sample sits anywhere in a packet. wolfSSL's AES-NI block function mallocs an aligned copy
+   * of an unaligned input; the mask is computed once per packet sent and received, so it must not. */
+  keyset k;
+  keyset_init(&k, wolfSSL_EVP_aes_128_gcm(), wolfSSL_EVP_aes_128_ctr(), INITIAL_KEY, INITIAL_HP);
+  uint8_t packet[64], want[5];
+  unhex(want, "437b9aec36");
+  ck_assert_int_eq(wolfSSL_SetAllocators(count_malloc, count_free, count_realloc), 0);
+  for (size_t off = 0; off < 16; off++) {
+    memset(packet, 0xee, sizeof packet);
+    unhex(packet + off, "d1b1c98dd7689fb8ec11d242b123dc9b");
+    uint8_t mask[16] = {0}, theirs[16] = {0};
+    wolf_allocs = 0;
+    ck_assert_int_eq(packet_crypto_hp_mask(mask, &k.hp, &k.hp_ctx, packet + off), 0);
+    ck_assert_msg(wolf_allocs == 0, "sample at offset %zu: %zu wolfSSL allocations", off, wolf_allocs);
+    ck_assert_mem_eq(mask, want, 5);
+    ck_assert_int_eq(ngtcp2_crypto_hp_mask_cb(theirs, &k.hp, &k.hp_ctx, packet + off), 0);
+    ck_assert_mem_eq(mask, theirs, 5);
+  }
   keyset_free(&k);
 }
 END_TEST
@@ -220,6 +257,7 @@ int main(void) {
   Suite *s = suite_create("packet_crypto");
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, test_hp_mask_aes_rfc9001);
+  tcase_add_test(tc, test_hp_mask_aes_any_offset_no_alloc);
   tcase_add_test(tc, test_hp_mask_chacha_rfc9001);
   tcase_add_test(tc, test_retry_tag_rfc9001);
   tcase_add_test(tc, test_aes128_gcm_matches_ngtcp2);
