@@ -194,6 +194,18 @@ static int cb_handshake_completed(ngtcp2_conn *conn, void *ud) {
     return 0;
   }
   c->state = QC_READY;
+  if (c->is_server) {
+    /* What is asked of the TLS session later (the client's certificate) is kept here; the WOLFSSL
+     * object itself (about 9 KB per connection with its buffers) goes when ngtcp2 returns. After
+     * the handshake a server needs nothing from it: keys are updated by ngtcp2 from its own
+     * secrets, and TLS 1.3 over QUIC has no client message after Finished (RFC 9001 4.4). */
+    tls_peer *peer = malloc(sizeof *peer);
+    if (peer) { /* without memory for it the WOLFSSL object stays, and is asked later */
+      if (tls_peer_read(c->ssl, peer) == 0 && peer->present) c->peer = peer; /* -1: read as no certificate */
+      else free(peer);
+      c->release_tls = 1;
+    }
+  }
   char addr[64] = "";
   getnameinfo((const struct sockaddr *)&c->remote.ss, c->remote.len, addr, sizeof addr, NULL, 0, NI_NUMERICHOST);
   LOG_INF("quic_ready", "conn=%s side=%s remote=%s alpn=%s", c->log_id, c->is_server ? "server" : "client", addr,
@@ -216,6 +228,10 @@ static int cb_handshake_completed(ngtcp2_conn *conn, void *ud) {
 static int cb_recv_crypto_data(ngtcp2_conn *conn, ngtcp2_encryption_level level, uint64_t offset,
                                const uint8_t *data, size_t datalen, void *ud) {
   quic_conn *c = ud;
+  if (!c->ssl) { /* a client's CRYPTO data after its Finished: TLS would call it unexpected */
+    ngtcp2_conn_set_tls_alert(conn, 10 /* unexpected_message */);
+    return NGTCP2_ERR_CRYPTO;
+  }
   if ((unsigned)level >= 4) return ngtcp2_crypto_recv_crypto_data_cb(conn, level, offset, data, datalen, ud);
   uint8_t *held = c->crypto_held[level];
   size_t hl = c->crypto_held_len[level];
@@ -495,6 +511,8 @@ static void conn_free(quic_conn *c) {
     wolfSSL_free(c->ssl);
     c->ssl = NULL;
   }
+  free(c->peer);
+  c->peer = NULL;
   free(c->close_pkt);
   c->close_pkt = NULL;
   stash_free(c);
@@ -645,6 +663,11 @@ static void conn_on_error(quic_conn *c, int rv) {
 
 static void after_ngtcp2(quic_conn *c) {
   c->in_ngtcp2 = 0;
+  if (c->release_tls && c->ssl) {
+    ngtcp2_conn_set_tls_native_handle(c->conn, NULL);
+    wolfSSL_free(c->ssl);
+    c->ssl = NULL;
+  }
   if (c->pending_ccerr_set && c->state <= QC_READY) {
     c->pending_ccerr_set = 0;
     conn_close_with(c, &c->pending_ccerr, &c->pending_info);
@@ -1057,7 +1080,12 @@ void quic_conn_set_handler(quic_conn *c, const quic_conn_handler *handler, void 
 
 const char *quic_conn_alpn(const quic_conn *c) { return c->alpn; }
 
-int quic_conn_peer_cert(const quic_conn *c, tls_peer *out) { return tls_peer_read(c->ssl, out); }
+int quic_conn_peer_cert(const quic_conn *c, tls_peer *out) {
+  if (c->ssl) return tls_peer_read(c->ssl, out);
+  if (c->peer) *out = *c->peer;
+  else memset(out, 0, sizeof *out);
+  return 0;
+}
 const char *quic_conn_sni(const quic_conn *c) { return c->sni; }
 const udp_addr *quic_conn_remote(const quic_conn *c) { return &c->remote; }
 int quic_conn_is_server(const quic_conn *c) { return c->is_server; }

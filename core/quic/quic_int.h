@@ -64,7 +64,9 @@ typedef enum quic_conn_state {
 struct quic_conn {
   quic_endpoint *ep;            /* borrowed: the owner */
   ngtcp2_conn *conn;            /* owned */
-  void *ssl;                    /* owned WOLFSSL* */
+  void *ssl;                    /* owned WOLFSSL*; a server's is freed once its handshake is done */
+  tls_peer *peer;               /* owned: the client's certificate, kept when the WOLFSSL* goes; or NULL */
+  int release_tls;              /* the handshake is done: free ssl when ngtcp2 returns */
   ngtcp2_crypto_conn_ref conn_ref;
   ngtcp2_path_storage path;
   udp_addr local, remote;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # A QUIC handshake from moq-relay's own client core: each MoQ ALPN is negotiated, the server's
 # preference order wins, an offer with no overlap fails, and every way of checking the server's
-# certificate (CA file, pinned fingerprint, none) works while a wrong pin or CA is refused.
+# certificate (CA file, pinned fingerprint, none) works while a wrong pin or CA is refused; TLS
+# data after the handshake closes only that connection.
 . "$top_srcdir/tests/integration/lib.sh"
 trap relay_cleanup EXIT
 
@@ -39,6 +40,15 @@ fi
 ok "host name checked"
 probe --insecure --alpn moql >/dev/null || fail "handshake without verification"
 ok "verification disabled on request"
+
+# The relay lets a session's TLS object go once the handshake is done: a TLS message the client
+# sends after its Finished (a KeyUpdate here, which QUIC forbids; RFC 9001 6) closes that connection
+# with CRYPTO_ERROR unexpected_message (0x100 + 10), and the relay serves the next one.
+out=$(probe --ca "$RELAY_CA" --alpn moql --crypto 1800000101 --hold-ms 3000) || fail "probe with CRYPTO data: $out"
+echo "$out" | grep -qx "closed transport 266" || fail "CRYPTO data after the handshake: expected 'closed transport 266', got '$out'"
+ok "CRYPTO data after the handshake closes that connection (unexpected_message)"
+out=$(probe --ca "$RELAY_CA" --alpn moql --expect-alpn moql) || fail "handshake after the CRYPTO probe"
+ok "next handshake served"
 
 kill -0 "$RELAY_PID" || fail "relay died"
 grep -q 'event=session_open .* alpn=moql' "$RELAY_LOG" || fail "no session_open log line"

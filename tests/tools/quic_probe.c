@@ -2,11 +2,14 @@
  * handshake, prints "alpn=<negotiated>" and "fingerprint=..." and closes cleanly.
  *   quic-probe --host H --port P [--server-name NAME] [--alpn a,b,...] [--ca FILE | --fingerprint HEX |
  *              --insecure] [--expect-alpn NAME] [--timeout-ms N]
- *              [--bidi HEX]... [--uni HEX]... [--reply HEX] [--hold-ms N]
+ *              [--bidi HEX]... [--uni HEX]... [--reply HEX] [--crypto HEX] [--hold-ms N]
  * With --bidi/--uni it opens a stream per argument after the handshake, writes the bytes (hex) with
  * FIN (none when HEX ends with '+'); --reply writes HEX (no FIN) once on each bidi stream the peer
  * opens, when its first bytes arrive (to answer a request with hand-made bytes). For --hold-ms it
- * prints what the peer does: "reset STREAM CODE", "stop STREAM CODE",
+ * --crypto sends HEX as 1-RTT CRYPTO data 200 ms after the handshake (a TLS message after Finished,
+ * which a QUIC server must not take; it reaches the ngtcp2 connection through the core's internal
+ * header, as no client does this). For --hold-ms it prints what the peer does: "reset STREAM CODE",
+ * "stop STREAM CODE",
  * "data STREAM HEX", "fin STREAM", and "closed app|transport CODE" (exit 0 then too).
  * Exit: 0 connected (and ALPN as expected), 1 handshake failed, 2 usage, 3 other ALPN, 4 timeout. */
 #include <getopt.h>
@@ -17,12 +20,16 @@
 
 #include "base/log.h"
 #include "quic/quic.h"
+#include "quic/quic_int.h" /* --crypto: the ngtcp2 connection */
 #include "tls/tls.h"
 
 typedef struct probe {
   const char *sends[16]; /* "b:HEX" or "u:HEX" */
   size_t n_sends;
   const char *reply;     /* HEX for each peer bidi stream, or NULL */
+  const char *crypto;    /* HEX sent as 1-RTT CRYPTO data after the handshake, or NULL */
+  quic_conn *conn;       /* borrowed: the connection, once ready */
+  uv_timer_t crypto_timer;
   int64_t replied[64];   /* peer streams answered */
   size_t n_replied;
   long hold_ms;
@@ -40,6 +47,8 @@ static void finish(probe *p, int result) {
   p->result = result;
   uv_timer_stop(&p->timer);
   uv_close((uv_handle_t *)&p->timer, NULL);
+  uv_timer_stop(&p->crypto_timer);
+  uv_close((uv_handle_t *)&p->crypto_timer, NULL);
   quic_endpoint_shutdown(p->ep, 0, "probe done", NULL, NULL);
 }
 
@@ -58,6 +67,20 @@ static void on_hold_done(uv_timer_t *t) {
   finish(p, 0);
 }
 
+static void on_crypto_due(uv_timer_t *t) {
+  probe *p = t->data;
+  uint8_t buf[4096];
+  int n = unhex(p->crypto, buf, sizeof buf);
+  if (p->done || !p->conn || n <= 0) return;
+  /* ngtcp2 copies the bytes (and resends them until acknowledged) */
+  if (ngtcp2_conn_submit_crypto_data(p->conn->conn, NGTCP2_ENCRYPTION_LEVEL_1RTT, buf, (size_t)n) != 0) {
+    fprintf(stderr, "quic-probe: ngtcp2 refused the CRYPTO data\n");
+    finish(p, 2);
+    return;
+  }
+  quic_endpoint_want_flush(p->conn->ep, p->conn);
+}
+
 static void on_ready(quic_conn *c, void *ud) {
   probe *p = ud;
   const char *alpn = quic_conn_alpn(c);
@@ -65,7 +88,9 @@ static void on_ready(quic_conn *c, void *ud) {
   fflush(stdout);
   int ok = !p->expect_alpn || strcmp(p->expect_alpn, alpn) == 0;
   if (!ok) fprintf(stderr, "quic-probe: negotiated %s, expected %s\n", alpn, p->expect_alpn);
-  if (ok && (p->n_sends || p->reply)) {
+  p->conn = c;
+  if (ok && (p->n_sends || p->reply || p->crypto)) {
+    if (p->crypto) uv_timer_start(&p->crypto_timer, on_crypto_due, 200, 0);
     for (size_t i = 0; i < p->n_sends; i++) {
       uint8_t buf[4096];
       int n = unhex(p->sends[i] + 2, buf, sizeof buf);
@@ -118,6 +143,7 @@ static void on_stop(quic_conn *c, int64_t sid, uint64_t code, void *ud) {
 
 static void on_closed(quic_conn *c, const quic_close_info *info, void *ud) {
   probe *p = ud;
+  p->conn = NULL;
   if (p->holding && !p->done) {
     printf("closed %s %llu\n", info->is_app ? "app" : "transport", (unsigned long long)info->code);
     fflush(stdout);
@@ -152,6 +178,7 @@ int main(int argc, char **argv) {
       {"timeout-ms", required_argument, 0, 't'}, {"verbose", no_argument, 0, 'v'},
       {"bidi", required_argument, 0, 'B'},       {"uni", required_argument, 0, 'U'},
       {"hold-ms", required_argument, 0, 'H'},     {"reply", required_argument, 0, 'R'},
+      {"crypto", required_argument, 0, 'C'},
       {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -176,6 +203,7 @@ int main(int argc, char **argv) {
     }
     case 'H': p.hold_ms = strtol(optarg, NULL, 10); break;
     case 'R': p.reply = optarg; break;
+    case 'C': p.crypto = optarg; break;
     default: return 2;
     }
   }
@@ -218,6 +246,8 @@ int main(int argc, char **argv) {
   }
   uv_timer_init(loop, &p.timer);
   p.timer.data = &p;
+  uv_timer_init(loop, &p.crypto_timer);
+  p.crypto_timer.data = &p;
   uv_timer_start(&p.timer, on_timeout, (uint64_t)timeout_ms, 0);
   quic_conn *c = quic_endpoint_connect(p.ep, res->ai_addr, res->ai_addrlen, tls, server_name ? server_name : host,
                                        alpn, n_alpn, &handler, &p, err, sizeof err);
