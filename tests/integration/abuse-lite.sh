@@ -14,9 +14,9 @@ probe() { # ALPN ARGS...
   shift
   "$PROBE_BIN" --host 127.0.0.1 --port "$RELAY_PORT" --ca "$RELAY_CA" --server-name localhost --alpn "$_a" "$@"
 }
-hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+hex() { lite_hex "$1"; }
 # SUBSCRIBE (lite-03/04) for track t of broadcast $2 with id $1 (< 64), kept open
-sub() { printf '02%02x%02x%02x%s01740100000000+' $((9 + ${#2})) "$1" "${#2}" "$(hex "$2")"; }
+sub() { printf '%s+' "$(lite04_subscribe "$1" "$2" t)"; }
 # ANNOUNCE active SUFFIX with N hops: lite-04 (ids, all 7) or lite-03 (the count only)
 ann04() { printf '%02x01%02x%s%02x%s' $((3 + ${#1} + $2)) "${#1}" "$(hex "$1")" "$2" "$(python3 -c "print('07' * $2)")"; }
 ann03() { printf '%02x01%02x%s%02x' $((3 + ${#1})) "${#1}" "$(hex "$1")" "$2"; }

@@ -50,6 +50,25 @@ ok "CRYPTO data after the handshake closes that connection (unexpected_message)"
 out=$(probe --ca "$RELAY_CA" --alpn moql --expect-alpn moql) || fail "handshake after the CRYPTO probe"
 ok "next handshake served"
 
+# A key update (RFC 9001 6) on a session whose TLS object is gone: the client starts it half a second
+# into a subscription; the frames published after it still arrive, under the new keys.
+start_publisher ku moq-lite-04 ku t
+wait_log_count 'event=broadcast_start path=ku' 1 5 || fail "no broadcast to subscribe to"
+probe --ca "$RELAY_CA" --alpn moq-lite-04 --bidi "$(lite04_subscribe 0 ku t)+" --key-update-ms 500 \
+  --hold-ms 3000 >"$TEST_TMP/ku.out" 2>&1 &
+ku_probe=$!
+wait_log_count 'event=subscribe session=.* path=ku' 1 5 || fail "the probe did not subscribe"
+n=0
+until grep -q '^key_update' "$TEST_TMP/ku.out" || [ $n -ge 50 ]; do sleep 0.1; n=$((n + 1)); done
+printf 'after-update\n' >"$PUB_FIFO"
+wait "$ku_probe" || fail "probe with a key update: $(cat "$TEST_TMP/ku.out")"
+grep -qx 'key_update' "$TEST_TMP/ku.out" || fail "the key update did not start: $(cat "$TEST_TMP/ku.out")"
+sed -n '/^key_update$/,$p' "$TEST_TMP/ku.out" | grep -q "^data .*$(lite_hex after-update)" \
+  || fail "no frame after the key update: $(cat "$TEST_TMP/ku.out")"
+grep -q '^closed' "$TEST_TMP/ku.out" && fail "the session was closed around the key update: $(cat "$TEST_TMP/ku.out")"
+ok "a key update after the handshake: frames keep flowing"
+close_publisher || :
+
 kill -0 "$RELAY_PID" || fail "relay died"
 grep -q 'event=session_open .* alpn=moql' "$RELAY_LOG" || fail "no session_open log line"
 relay_stop || fail "relay exited with status $?"

@@ -158,6 +158,16 @@ close_publisher() {
   wait "$PUB_PID"
 }
 
+# ---- hand-made moq-lite bytes for quic-probe ----
+# lite_hex TEXT: TEXT as hex digits.
+lite_hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+# lite04_subscribe ID BROADCAST TRACK: a lite-03/04 SUBSCRIBE (id < 64, names < 64 bytes) as hex,
+# priority 1, no group range; append '+' to keep the stream open.
+lite04_subscribe() {
+  printf '02%02x%02x%02x%s%02x%s0100000000' $((8 + ${#2} + ${#3})) "$1" "${#2}" "$(lite_hex "$2")" "${#3}" \
+    "$(lite_hex "$3")"
+}
+
 # ---- the abuse tests' honest pair and memory verdict ----
 # relay_rss / relay_fds: the test relay's resident memory (KiB) and open descriptors.
 relay_rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$RELAY_PID/status"; }

@@ -15,7 +15,7 @@ honest=$!
 wait_log_count 'event=subscribe session=.* path=bbb' 1 5 || fail "the honest subscriber did not subscribe"
 
 # subscriptions per session: the third of three open ones is refused with 11
-sub() { printf '020c%02x0362626201610100000000' "$1"; } # SUBSCRIBE id path=bbb track=a (lite-04)
+sub() { lite04_subscribe "$1" bbb a; } # SUBSCRIBE id path=bbb track=a (lite-04)
 out=$("$PROBE_BIN" --host 127.0.0.1 --port "$RELAY_PORT" --ca "$RELAY_CA" --server-name localhost --alpn moq-lite-04 \
   --hold-ms 800 --bidi "$(sub 0)+" --bidi "$(sub 1)+" --bidi "$(sub 2)+")
 printf '%s\n' "$out" | grep -q '^reset 8 11$' || fail "the third subscription was not refused with 11: $out"

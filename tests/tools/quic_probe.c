@@ -2,13 +2,16 @@
  * handshake, prints "alpn=<negotiated>" and "fingerprint=..." and closes cleanly.
  *   quic-probe --host H --port P [--server-name NAME] [--alpn a,b,...] [--ca FILE | --fingerprint HEX |
  *              --insecure] [--expect-alpn NAME] [--timeout-ms N]
- *              [--bidi HEX]... [--uni HEX]... [--reply HEX] [--crypto HEX] [--hold-ms N]
+ *              [--bidi HEX]... [--uni HEX]... [--reply HEX] [--crypto HEX] [--key-update-ms N]
+ *              [--hold-ms N]
  * With --bidi/--uni it opens a stream per argument after the handshake, writes the bytes (hex) with
  * FIN (none when HEX ends with '+'); --reply writes HEX (no FIN) once on each bidi stream the peer
  * opens, when its first bytes arrive (to answer a request with hand-made bytes). For --hold-ms it
  * --crypto sends HEX as 1-RTT CRYPTO data 200 ms after the handshake (a TLS message after Finished,
  * which a QUIC server must not take; it reaches the ngtcp2 connection through the core's internal
- * header, as no client does this). For --hold-ms it prints what the peer does: "reset STREAM CODE",
+ * header, as no client does this). --key-update-ms starts a QUIC key update (RFC 9001 6) N ms after
+ * the handshake and prints "key_update" (or "key_update failed: ERROR"). For --hold-ms it prints
+ * what the peer does: "reset STREAM CODE",
  * "stop STREAM CODE",
  * "data STREAM HEX", "fin STREAM", and "closed app|transport CODE" (exit 0 then too).
  * Exit: 0 connected (and ALPN as expected), 1 handshake failed, 2 usage, 3 other ALPN, 4 timeout. */
@@ -30,6 +33,8 @@ typedef struct probe {
   const char *crypto;    /* HEX sent as 1-RTT CRYPTO data after the handshake, or NULL */
   quic_conn *conn;       /* borrowed: the connection, once ready */
   uv_timer_t crypto_timer;
+  long key_update_ms;    /* > 0: start a key update this long after the handshake */
+  uv_timer_t key_timer;
   int64_t replied[64];   /* peer streams answered */
   size_t n_replied;
   long hold_ms;
@@ -49,6 +54,8 @@ static void finish(probe *p, int result) {
   uv_close((uv_handle_t *)&p->timer, NULL);
   uv_timer_stop(&p->crypto_timer);
   uv_close((uv_handle_t *)&p->crypto_timer, NULL);
+  uv_timer_stop(&p->key_timer);
+  uv_close((uv_handle_t *)&p->key_timer, NULL);
   quic_endpoint_shutdown(p->ep, 0, "probe done", NULL, NULL);
 }
 
@@ -81,6 +88,16 @@ static void on_crypto_due(uv_timer_t *t) {
   quic_endpoint_want_flush(p->conn->ep, p->conn);
 }
 
+static void on_key_update_due(uv_timer_t *t) {
+  probe *p = t->data;
+  if (p->done || !p->conn) return;
+  int rv = ngtcp2_conn_initiate_key_update(p->conn->conn, (ngtcp2_tstamp)uv_hrtime());
+  if (rv != 0) printf("key_update failed: %s\n", ngtcp2_strerror(rv));
+  else printf("key_update\n");
+  fflush(stdout);
+  quic_endpoint_want_flush(p->conn->ep, p->conn);
+}
+
 static void on_ready(quic_conn *c, void *ud) {
   probe *p = ud;
   const char *alpn = quic_conn_alpn(c);
@@ -89,8 +106,9 @@ static void on_ready(quic_conn *c, void *ud) {
   int ok = !p->expect_alpn || strcmp(p->expect_alpn, alpn) == 0;
   if (!ok) fprintf(stderr, "quic-probe: negotiated %s, expected %s\n", alpn, p->expect_alpn);
   p->conn = c;
-  if (ok && (p->n_sends || p->reply || p->crypto)) {
+  if (ok && (p->n_sends || p->reply || p->crypto || p->key_update_ms > 0)) {
     if (p->crypto) uv_timer_start(&p->crypto_timer, on_crypto_due, 200, 0);
+    if (p->key_update_ms > 0) uv_timer_start(&p->key_timer, on_key_update_due, (uint64_t)p->key_update_ms, 0);
     for (size_t i = 0; i < p->n_sends; i++) {
       uint8_t buf[4096];
       int n = unhex(p->sends[i] + 2, buf, sizeof buf);
@@ -178,7 +196,7 @@ int main(int argc, char **argv) {
       {"timeout-ms", required_argument, 0, 't'}, {"verbose", no_argument, 0, 'v'},
       {"bidi", required_argument, 0, 'B'},       {"uni", required_argument, 0, 'U'},
       {"hold-ms", required_argument, 0, 'H'},     {"reply", required_argument, 0, 'R'},
-      {"crypto", required_argument, 0, 'C'},
+      {"crypto", required_argument, 0, 'C'},     {"key-update-ms", required_argument, 0, 'K'},
       {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -204,6 +222,7 @@ int main(int argc, char **argv) {
     case 'H': p.hold_ms = strtol(optarg, NULL, 10); break;
     case 'R': p.reply = optarg; break;
     case 'C': p.crypto = optarg; break;
+    case 'K': p.key_update_ms = strtol(optarg, NULL, 10); break;
     default: return 2;
     }
   }
@@ -248,6 +267,8 @@ int main(int argc, char **argv) {
   p.timer.data = &p;
   uv_timer_init(loop, &p.crypto_timer);
   p.crypto_timer.data = &p;
+  uv_timer_init(loop, &p.key_timer);
+  p.key_timer.data = &p;
   uv_timer_start(&p.timer, on_timeout, (uint64_t)timeout_ms, 0);
   quic_conn *c = quic_endpoint_connect(p.ep, res->ai_addr, res->ai_addrlen, tls, server_name ? server_name : host,
                                        alpn, n_alpn, &handler, &p, err, sizeof err);
