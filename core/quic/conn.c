@@ -421,6 +421,7 @@ static void fill_settings(quic_conn *c, ngtcp2_settings *s, ngtcp2_transport_par
 /* ------------------------------------------------------------------------------------------ */
 /* Life cycle */
 
+static void arm_timer(quic_conn *c);
 static void on_timer(uv_timer_t *t);
 static void arm_timer_at(quic_conn *c, ngtcp2_tstamp exp);
 
@@ -718,6 +719,23 @@ static ngtcp2_tstamp ack_hold_wake(quic_conn *c) {
   t = ngtcp2_conn_get_idle_expiry(c->conn);
   return t < next ? t : next;
 }
+
+/* After each flush ngtcp2 sets a pacing deadline (the time the packets just sent "take" at its
+ * pacing rate), and its expiry wakes the connection up. When that flush ended with nothing left in
+ * ngtcp2 (tx_idle) and nothing has come in or been queued since, the wake-up can only cancel the
+ * deadline: the flush it used to run wrote nothing (three quarters of a subscriber's wake-ups at
+ * 60 fps). True when only that deadline can be due now: ngtcp2's other ones are in the future, and
+ * its keep-alive (counted from the last packet sent, at or after the flush) cannot be due yet. */
+static int pacing_only_due(quic_conn *c, ngtcp2_tstamp now) {
+  if (!c->tx_idle || c->state != QC_READY || c->pend_head || c->dg_head || c->stash_head || c->close_requested)
+    return 0;
+  uint64_t ka = (uint64_t)c->ep->settings.keep_alive_ms * NGTCP2_MILLISECONDS;
+  if (ka && now >= c->tx_idle_ts + ka) return 0;
+  ngtcp2_conn *conn = c->conn;
+  return ngtcp2_conn_ack_delay_expiry(conn) > now && ngtcp2_conn_loss_detection_expiry(conn) > now &&
+         ngtcp2_conn_internal_expiry(conn) > now && ngtcp2_conn_lost_pkt_expiry(conn) > now &&
+         ngtcp2_conn_get_idle_expiry(conn) > now;
+}
 #else
 static ngtcp2_tstamp ack_hold_deadline(quic_conn *c, ngtcp2_tstamp now) {
   (void)c;
@@ -725,6 +743,11 @@ static ngtcp2_tstamp ack_hold_deadline(quic_conn *c, ngtcp2_tstamp now) {
   return 0;
 }
 static ngtcp2_tstamp ack_hold_wake(quic_conn *c) { return ngtcp2_conn_get_expiry(c->conn); }
+static int pacing_only_due(quic_conn *c, ngtcp2_tstamp now) {
+  (void)c;
+  (void)now;
+  return 0;
+}
 #endif
 
 static void on_timer(uv_timer_t *t) {
@@ -736,7 +759,8 @@ static void on_timer(uv_timer_t *t) {
   }
   if (c->state == QC_DEAD) return;
   ngtcp2_tstamp now = now_ts();
-  ngtcp2_tstamp hold = ack_hold_deadline(c, now);
+  int pacing_only = pacing_only_due(c, now);
+  ngtcp2_tstamp hold = pacing_only ? 0 : ack_hold_deadline(c, now);
   c->in_ngtcp2 = 1;
   int rv = ngtcp2_conn_handle_expiry(c->conn, now); /* cancels the expired ACK timer: the ACK waits */
   after_ngtcp2(c);
@@ -744,9 +768,15 @@ static void on_timer(uv_timer_t *t) {
     conn_on_error(c, rv);
     return;
   }
+  if (pacing_only && c->state == QC_READY) { /* handle_expiry cancelled the deadline; nothing to write */
+    arm_timer(c);
+    c->ep->counts.pacing_idle++;
+    return;
+  }
   if (hold && c->state == QC_READY && !c->pend_head && !c->dg_head && !c->stash_head && !c->close_requested) {
     ngtcp2_tstamp next = ack_hold_wake(c);
     arm_timer_at(c, next < hold ? next : hold);
+    c->tx_idle = 0; /* ngtcp2 holds the ACK: the wake-up at the hold's end must flush */
     c->ep->counts.acks_held++;
     return;
   }
@@ -941,6 +971,7 @@ void quic_conn_read(quic_conn *c, const udp_addr *local, const udp_addr *remote,
       .remote = {.addr = (struct sockaddr *)&remote->ss, .addrlen = remote->len},
   };
   ngtcp2_pkt_info pi = {.ecn = ecn};
+  c->tx_idle = 0;
   c->in_ngtcp2 = 1;
   int rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, data, len, now_ts());
   after_ngtcp2(c);
@@ -980,7 +1011,8 @@ void quic_conn_flush(quic_conn *c) {
   uint8_t *buf = quic_endpoint_tx_room(c->ep, QUIC_TX_WINDOW);
   if (mtu > 1500) mtu = 1500;
   if (path_mtu > mtu) path_mtu = mtu;
-  size_t used = 0, npkts = 0, gso = 0;
+  size_t used = 0, npkts = 0, gso = 0, written = 0;
+  int drained = 0;
   ngtcp2_tstamp ts = now_ts();
   ngtcp2_pkt_info pi;
   int budget = 64 * QUIC_TX_BATCH; /* packets per flush; the timer or next event continues */
@@ -1049,7 +1081,11 @@ void quic_conn_flush(quic_conn *c) {
       if ((flags & NGTCP2_WRITE_STREAM_FLAG_FIN) && s->sent == s->end) s->fin_sent = 1;
       if (s->sent == s->end && (!s->fin_queued || s->fin_sent)) stream_pending_del(c, s);
     }
-    if (n == 0) break; /* nothing more to send now (congestion, pacing or flow control) */
+    if (n == 0) { /* nothing more to send now (congestion, pacing or flow control) */
+      drained = 1;
+      break;
+    }
+    written++;
     /* GSO batch: equal-size packets; a shorter one ends the batch. */
     if (npkts == 0) gso = (size_t)n;
     used += (size_t)n;
@@ -1066,6 +1102,10 @@ void quic_conn_flush(quic_conn *c) {
     }
   }
   if (used) quic_endpoint_tx_commit(c->ep, c, used, npkts > 1 ? gso : 0);
+  /* ngtcp2 sets its pacing deadline only here, after the loop: a loop that wrote packets and then
+   * got 0 was not held back by pacing, so ngtcp2 had nothing else to send (see pacing_only_due). */
+  c->tx_idle = drained && written > 0 && !c->stash_head;
+  c->tx_idle_ts = ts;
   ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
   arm_timer(c);
 }

@@ -155,6 +155,7 @@ static void on_idle(uv_idle_t *h) {
 }
 
 void quic_endpoint_want_flush(quic_endpoint *ep, quic_conn *c) {
+  c->tx_idle = 0; /* something may be queued in ngtcp2 now */
   if (c->want_flush || !ep->sock) return;
   c->want_flush = 1;
   c->fnext = ep->flush_head;

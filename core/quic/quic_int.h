@@ -94,6 +94,9 @@ struct quic_conn {
   int blocked;                  /* on the endpoint's writable-wait list */
   int close_requested;          /* quic_conn_close was called; done on the next flush */
   int closing_flush;            /* the last flush before CONNECTION_CLOSE */
+  int tx_idle;                  /* the last flush wrote packets and then ngtcp2 had nothing more, and
+                                   nothing has come in or been asked of the connection since */
+  uint64_t tx_idle_ts;          /* ngtcp2 time of that flush */
   uint64_t close_code;
   char close_reason[128];
   int notified;                 /* on_closed already delivered */

@@ -694,15 +694,15 @@ static int on_http_request(void *ud, const http_request *req, http_response *res
     }
     quic_endpoint_counts qc;
     quic_endpoint_counts_get(r->quic, &qc);
-    char *body = malloc(384);
+    char *body = malloc(512);
     if (!body) return -1;
-    snprintf(body, 384,
+    snprintf(body, 512,
              "{\"sessions\":%zu,\"admitted\":%zu,\"streams\":%zu,\"subscriptions\":%zu,\"consumes\":%zu,"
              "\"broadcasts\":%zu,\"worker\":%u,\"workers\":%u,\"datagrams_sent\":%llu,"
-             "\"datagrams_received\":%llu,\"acks_held\":%llu}\n",
+             "\"datagrams_received\":%llu,\"acks_held\":%llu,\"pacing_idle\":%llu}\n",
              n, admitted, sum.streams, sum.subscriptions, sum.consumes, origin_count(r->origin), r->worker,
              r->workers, (unsigned long long)qc.datagrams_sent, (unsigned long long)qc.datagrams_received,
-             (unsigned long long)qc.acks_held);
+             (unsigned long long)qc.acks_held, (unsigned long long)qc.pacing_idle);
     resp->status = 200;
     resp->content_type = "application/json";
     resp->body = (const uint8_t *)body;

@@ -44,7 +44,8 @@ ok "1 publisher -> 3 subscribers: $(cut -c1-160 "$TEST_TMP/fanout.json")..."
 
 # ACKs held for the next data: subscribers (ngtcp2 clients) add a PING to every other ACK; at 100
 # frames per second the relay's ACK of it waits for the next frame instead of going alone. The
-# counters of GET /stats show it, and the stream stays whole.
+# counters of GET /stats show it, and the stream stays whole; so do the pacing deadlines that found
+# nothing to send and were dropped without a flush.
 http_get "$RELAY_HTTP_PORT" /stats >"$TEST_TMP/stats0" || fail "GET /stats"
 "$BENCH_BIN" --url "$(relay_url fast)" --tls-root "$RELAY_CA" --subscribers 3 --fps 100 --frame-size 2000 --duration 2 \
   --warmup 0.5 --json >"$TEST_TMP/fast.json" 2>"$TEST_TMP/fast.err" || fail "moq-bench at 100 fps: $(cat "$TEST_TMP/fast.err")"
@@ -52,11 +53,13 @@ http_get "$RELAY_HTTP_PORT" /stats >"$TEST_TMP/stats1" || fail "GET /stats"
 python3 - "$TEST_TMP/stats0" "$TEST_TMP/stats1" "$TEST_TMP/fast.json" <<'PY' || fail "ACK hold: $(cat "$TEST_TMP/stats1")"
 import json, sys
 a, b, r = (json.load(open(f)) for f in sys.argv[1:4])
-d = {k: b[k] - a[k] for k in ("datagrams_sent", "datagrams_received", "acks_held")}
+d = {k: b[k] - a[k] for k in ("datagrams_sent", "datagrams_received", "acks_held", "pacing_idle")}
 frames = r["frames_received"]
 assert r["groups_lost"] == 0 and r["frames_corrupt"] == 0 and r["frames_out_of_order"] == 0, r
 assert frames > 0 and d["datagrams_sent"] >= frames and d["datagrams_received"] > 0, (d, frames)
 assert d["acks_held"] >= frames / 10, f"only {d['acks_held']} ACKs held for {frames} frames delivered"
+# each burst leaves ngtcp2 a pacing deadline; with nothing left to send it is dropped unflushed
+assert d["pacing_idle"] >= frames / 4, f"only {d['pacing_idle']} idle pacing wake-ups for {frames} frames"
 print(d, frames)
 PY
 ok "ACKs held for the next frame at 100 fps: $(tail -n 1 "$TEST_TMP/stats1")"

@@ -73,3 +73,14 @@ kill -0 "$RELAY_PID" || fail "relay died"
 grep -q 'event=session_open .* alpn=moql' "$RELAY_LOG" || fail "no session_open log line"
 relay_stop || fail "relay exited with status $?"
 ok "clean exit"
+
+# The relay's keep-alive PINGs go out on a session that has nothing else to send (the pacing
+# wake-ups the relay drops unflushed must not swallow them): a 2 s idle timeout, keep-alive every
+# 500 ms, and a client whose own keep-alive (5 s) is too slow to save the session; it lives past
+# 3 s and takes a key update there.
+relay_start --server-quic-idle-timeout 2s --server-quic-keep-alive 500ms
+out=$(probe --ca "$RELAY_CA" --alpn moql --key-update-ms 3000 --hold-ms 3500) || fail "idle probe: $out"
+echo "$out" | grep -q '^closed' && fail "an idle session with keep-alive was closed: $out"
+echo "$out" | grep -qx 'key_update' || fail "the idle session was gone at 3 s: $out"
+ok "keep-alive keeps an idle session past the idle timeout"
+relay_stop || fail "relay exited with status $?"
