@@ -26,7 +26,10 @@ enum { UDP_BATCH = 32, UDP_MAX_DGRAM = 4096, UDP_MAX_GRO = 65536 };
 
 /* The receive slots, one set per thread: every socket of a thread reads through them (a read hands
  * its datagrams up before the next read starts), so a process with many client sockets (moq-bench)
- * does not hold 2 MiB per socket. Counted by the sockets that use them; freed with the last. */
+ * does not hold 2 MiB per socket. Counted by the sockets that use them; freed with the last.
+ * "A thread" is the one that runs the socket's loop, not the one that created it: the workers'
+ * sockets are all made on the main thread and then read by their own threads, so a socket takes
+ * its slots at its first read and gives them back when libuv has closed it (both on its loop). */
 static _Thread_local uint8_t *thread_rbuf;
 static _Thread_local size_t thread_rbuf_users;
 
@@ -64,7 +67,8 @@ struct udp_socket {
   udp_batch_done_cb on_batch;
   udp_writable_cb on_writable;
   void *user_data;
-  uint8_t *rbuf; /* borrowed: this thread's receive slots (rbuf_acquire), UDP_BATCH * UDP_MAX_GRO */
+  uint8_t *rbuf; /* borrowed: the reading thread's receive slots (rbuf_acquire at the first read),
+                  * UDP_BATCH * UDP_MAX_GRO; NULL before it */
 };
 
 static void poll_cb(uv_poll_t *h, int status, int events);
@@ -76,11 +80,6 @@ udp_socket *udp_socket_new(uv_loop_t *loop, const struct sockaddr *addr, socklen
                            void *user_data, char *err, size_t errlen) {
   udp_socket *s = calloc(1, sizeof *s);
   if (!s) return NULL;
-  s->rbuf = rbuf_acquire();
-  if (!s->rbuf) {
-    free(s);
-    return NULL;
-  }
   s->family = addr->sa_family;
   s->fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (s->fd < 0) goto fail;
@@ -115,7 +114,6 @@ udp_socket *udp_socket_new(uv_loop_t *loop, const struct sockaddr *addr, socklen
 fail:
   snprintf(err, errlen, "cannot bind UDP: %s", strerror(errno));
   if (s->fd >= 0) close(s->fd);
-  rbuf_release();
   free(s);
   return NULL;
 }
@@ -191,6 +189,14 @@ static void do_read(udp_socket *s) {
   struct iovec iov[UDP_BATCH];
   struct sockaddr_storage from[UDP_BATCH];
   char ctrl[UDP_BATCH][160];
+  if (!s->rbuf && !(s->rbuf = rbuf_acquire())) {
+    /* Out of memory: what is queued is dropped, as by a full socket buffer, so that the loop does
+     * not spin on a readable socket; the next read tries again. */
+    uint8_t scrap[64];
+    for (int i = 0; i < UDP_BATCH && recv(s->fd, scrap, sizeof scrap, MSG_DONTWAIT | MSG_TRUNC) >= 0; i++) {
+    }
+    return;
+  }
   /* Bounded: at most 8 batches per wake-up so one busy socket cannot starve the loop. */
   for (int round = 0; round < 8; round++) {
     memset(msgs, 0, sizeof msgs);
@@ -368,7 +374,7 @@ size_t udp_send_many(udp_socket *s, const udp_msg *msgs, size_t n, int *err) {
 static void on_poll_closed(uv_handle_t *h) {
   udp_socket *s = h->data;
   close(s->fd);
-  rbuf_release();
+  if (s->rbuf) rbuf_release();
   free(s);
 }
 

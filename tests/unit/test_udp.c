@@ -1,8 +1,11 @@
 /* Unit tests: the UDP socket (core/quic/udp.c) on 127.0.0.1: GSO sends arrive as the datagrams they
  * were cut into, also when the kernel hands them to a UDP_GRO socket as one train, with their bytes
- * and order; plain datagrams; the per-thread receive slots shared by many sockets. */
+ * and order; plain datagrams; the per-thread receive slots shared by many sockets, and kept apart
+ * for sockets made on one thread and read on two (the workers). */
 #include <check.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -119,6 +122,82 @@ START_TEST(test_many_sockets_share_receive_slots) {
 }
 END_TEST
 
+/* Two sockets made on this thread, as the workers' sockets are, one of them then read on a second
+ * thread: each thread reads into its own slots. The second thread holds its datagram (inside its
+ * on_recv) while this thread reads one of its own; the held bytes must not change under it. */
+typedef struct held {
+  uv_loop_t loop;
+  udp_socket *sock;
+  sem_t got, go;
+  int intact; /* the held datagram still read 'B' * 1000 after the other thread's read */
+  size_t n;
+} held;
+
+static void on_recv_hold(void *ud, const udp_addr *local, const udp_addr *remote, const uint8_t *data, size_t len,
+                         uint8_t ecn) {
+  (void)local;
+  (void)remote;
+  (void)ecn;
+  held *h = ud;
+  h->n++;
+  sem_post(&h->got);
+  sem_wait(&h->go);
+  int ok = len == 1000;
+  for (size_t i = 0; ok && i < len; i++) ok = data[i] == 'B';
+  h->intact = ok;
+}
+
+static void *hold_thread(void *arg) {
+  held *h = arg;
+  uint64_t until = uv_now(&h->loop) + 2000;
+  while (h->n == 0 && uv_now(&h->loop) < until) {
+    uv_run(&h->loop, UV_RUN_NOWAIT);
+    uv_update_time(&h->loop);
+  }
+  if (h->n == 0) sem_post(&h->got); /* nothing came: let the main thread fail the test */
+  udp_socket_close(h->sock);
+  uv_run(&h->loop, UV_RUN_DEFAULT);
+  return NULL;
+}
+
+START_TEST(test_sockets_read_on_two_threads_do_not_share_slots) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  held h = {0};
+  uv_loop_init(&h.loop);
+  sem_init(&h.got, 0, 0);
+  sem_init(&h.go, 0, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  char err[128];
+  h.sock = udp_socket_new(&h.loop, (struct sockaddr *)&a, sizeof a, 0, on_recv_hold, NULL, NULL, &h, err, sizeof err);
+  ck_assert_msg(h.sock != NULL, "%s", err);
+  seen rx = {0}, tx = {0};
+  udp_socket *r = open_socket(&loop, &rx), *t = open_socket(&loop, &tx);
+  uint8_t buf[1000];
+  memset(buf, 'B', sizeof buf);
+  ck_assert_int_eq(udp_send(t, NULL, udp_socket_local(h.sock), buf, sizeof buf, 0), 0);
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, hold_thread, &h), 0);
+  sem_wait(&h.got); /* the other thread is inside on_recv, holding its datagram */
+  ck_assert_uint_eq(h.n, 1);
+  memset(buf, 'A', sizeof buf);
+  ck_assert_int_eq(udp_send(t, NULL, udp_socket_local(r), buf, sizeof buf, 0), 0);
+  wait_for(&loop, &rx, 1);
+  ck_assert_uint_eq(rx.n, 1);
+  ck_assert_uint_eq(rx.first[0], 'A');
+  sem_post(&h.go);
+  pthread_join(th, NULL);
+  ck_assert_msg(h.intact, "a read on this thread overwrote the datagram the other thread was handling");
+  ck_assert_int_eq(uv_loop_close(&h.loop), 0);
+  sem_destroy(&h.got);
+  sem_destroy(&h.go);
+  udp_socket_close(r);
+  udp_socket_close(t);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 START_TEST(test_send_many_in_order_and_past_a_refused_one) {
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -195,6 +274,7 @@ int main(void) {
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, test_gso_send_arrives_as_datagrams);
   tcase_add_test(tc, test_many_sockets_share_receive_slots);
+  tcase_add_test(tc, test_sockets_read_on_two_threads_do_not_share_slots);
   tcase_add_test(tc, test_send_many_in_order_and_past_a_refused_one);
   tcase_add_test(tc, test_rx_timestamps);
   suite_add_tcase(s, tc);
