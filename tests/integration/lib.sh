@@ -7,14 +7,15 @@
 #                          everything is public (--auth-public "") unless ARGS name access (an
 #                          --auth-* option, --lua, --plugin) or a config file.
 #                          MOQ_TEST_RELAY_ARGS (environment) go before ARGS: e.g. "--workers 2"
-#                          runs a test against a relay of two workers.
+#                          runs a test against a relay of two workers. MOQ_TEST_RELAY_BIN
+#                          (environment) runs another build of moq-relay (tsan.sh: the TSan one).
 #   relay_stop             SIGTERM the relay and wait (SIGKILL after 5 s); returns its exit status
 #   test_tmpdir            a private temporary directory, removed by relay_cleanup
 #   fail MSG / ok MSG      report
 
 : "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_srcdir:=$top_builddir}"
-RELAY_BIN="$top_builddir/moq-relay"
+RELAY_BIN="${MOQ_TEST_RELAY_BIN:-$top_builddir/moq-relay}"
 PROBE_BIN="$top_builddir/tests/tools/quic-probe"
 
 TEST_TMP=${TEST_TMP:-$(mktemp -d "${TMPDIR:-/tmp}/moq-test.XXXXXX")}
