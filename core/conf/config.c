@@ -146,7 +146,7 @@ static const option_doc option_docs[] = {
      "server.quic.keep_alive", NULL},
     {"--server-quic-max-streams N", NULL, "streams a peer may open (1 to 65535)", "1024",
      "server.quic.max_streams", NULL},
-    {"--workers N", NULL, "event loops (threads) sharing the QUIC port, 0 = one per CPU (0 to 64)", "1",
+    {"--workers N", NULL, "event loops (threads) on the QUIC port, 0 = one per CPU (0 to 64)", "0",
      "server.workers", NULL},
     {"--auth-public PREFIX", NULL, "prefix open to anonymous clients (repeatable)", "none",
      "auth.public", NULL},
@@ -385,7 +385,7 @@ void config_init(relay_config *cfg) {
   cfg->cache_duration_ms = 30000;
   cfg->cache_track_bytes = 32u << 20;
   cfg->quic_max_streams = DEFAULT_MAX_STREAMS;
-  cfg->workers = 1;
+  cfg->workers = 0;
   cfg->lua_budget = 1000000;
   cfg->cluster_linger_ms = 5000;
   cfg->limits = (relay_limits){.sessions = 10000, .sessions_per_address = 100, .subscriptions = 1024,
@@ -730,6 +730,7 @@ static int apply_text(relay_config *cfg, int id, const char *v, const char *labe
     if (!*v || *end || *v == '-' || *v == '+' || n > WORKERS_LIMIT)
       return errf(err, errlen, "%s: expected an integer from 0 (one per CPU) to 64, got \"%s\"", label, v);
     cfg->workers = (unsigned)n;
+    cfg->workers_given = 1;
     return 0;
   }
   case OPT_MAX_STREAMS:
@@ -939,6 +940,7 @@ static int file_value(loader *ld, key_kind kind, int id, const char *path, const
     if (i < 0 || i > WORKERS_LIMIT)
       return key_err(ld, v->line, path, "expected an integer from 0 (one per CPU) to 64, got %lld", (long long)i);
     cfg->workers = (unsigned)i;
+    cfg->workers_given = 1;
     return 0;
   case K_STREAMS:
     if (toml_int(v, &i))
@@ -1183,6 +1185,10 @@ static int check_addr(const char *what, const char *text, char *err, size_t errl
   return 0;
 }
 
+unsigned config_workers(const relay_config *cfg) {
+  return cfg->cluster_node && !cfg->workers_given ? 1 : cfg->workers;
+}
+
 int config_validate(const relay_config *cfg, char *err, size_t errlen) {
   if (err && errlen) err[0] = '\0';
   if (!cfg->server_bind)
@@ -1224,7 +1230,7 @@ int config_validate(const relay_config *cfg, char *err, size_t errlen) {
     return errf(err, errlen, "--server-quic-max-streams: expected an integer from 1 to 65535");
   if (cfg->workers > WORKERS_LIMIT)
     return errf(err, errlen, "--workers: expected an integer from 0 (one per CPU) to 64");
-  if (cfg->workers != 1 && cfg->cluster_node)
+  if (config_workers(cfg) != 1 && cfg->cluster_node)
     return errf(err, errlen,
                 "--workers %u with [cluster]: a clustered relay runs one worker for now (its cluster plugin "
                 "registers once and routes for every session); set server.workers = 1",

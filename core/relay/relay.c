@@ -59,6 +59,8 @@ struct relay {
   uint64_t next_session_id;
   size_t n_sessions;
   uv_timer_t *trim;           /* owned: gives freed heap back to the system now and then */
+  stats_board *stats;         /* borrowed: the workers' figures (NULL when alone) */
+  uv_timer_t *stats_pub;      /* owned: publishes this worker's figures there (workers 1..n-1) */
   int pending_closes;
   void (*done)(void *);
   void *done_arg;
@@ -649,6 +651,39 @@ static int on_http_upgrade(void *ud, const http_request *req, uv_tcp_t *conn, co
 /* ------------------------------------------------------------------------------------------ */
 /* HTTP */
 
+/* This worker's figures for GET /stats. */
+static void relay_stats_now(const relay *r, relay_stats *st) {
+  memset(st, 0, sizeof *st);
+  size_t pos = 0;
+  uint64_t key;
+  void *val;
+  moq_session_counts one;
+  while (idmap_next(&r->sessions, &pos, &key, &val)) {
+    relay_session *rs = val;
+    moq_session *ms = rs_session(rs);
+    st->sessions++;
+    st->admitted += rs->admitted != 0;
+    if (!ms) continue;
+    moq_session_counts_get(ms, &one);
+    st->streams += one.streams;
+    st->subscriptions += one.subscriptions;
+    st->consumes += one.consumes;
+  }
+  quic_endpoint_counts qc;
+  quic_endpoint_counts_get(r->quic, &qc);
+  st->datagrams_sent = qc.datagrams_sent;
+  st->datagrams_received = qc.datagrams_received;
+  st->acks_held = qc.acks_held;
+  st->pacing_idle = qc.pacing_idle;
+}
+
+static void stats_publish_fire(uv_timer_t *t) {
+  relay *r = t->data;
+  relay_stats st;
+  relay_stats_now(r, &st);
+  stats_board_publish(r->stats, r->worker, &st);
+}
+
 static int on_http_request(void *ud, const http_request *req, http_response *resp) {
   relay *r = ud;
   static const char text[] = "text/plain; charset=utf-8";
@@ -677,32 +712,20 @@ static int on_http_request(void *ud, const http_request *req, http_response *res
     return 0;
   }
   if (strcmp(req->path, "/stats") == 0) { /* what the relay holds now, for monitoring and the soak test */
-    size_t n = 0, admitted = 0, pos = 0;
-    moq_session_counts sum = {0}, one;
-    uint64_t key;
-    void *val;
-    while (idmap_next(&r->sessions, &pos, &key, &val)) {
-      relay_session *rs = val;
-      moq_session *ms = rs_session(rs);
-      n++;
-      admitted += rs->admitted != 0;
-      if (!ms) continue;
-      moq_session_counts_get(ms, &one);
-      sum.streams += one.streams;
-      sum.subscriptions += one.subscriptions;
-      sum.consumes += one.consumes;
-    }
-    quic_endpoint_counts qc;
-    quic_endpoint_counts_get(r->quic, &qc);
-    char *body = malloc(512);
+    relay_stats st;
+    relay_stats_now(r, &st);
+    if (r->stats) stats_board_add_others(r->stats, r->worker, &st); /* the other workers' last figures */
+    char *body = malloc(640);
     if (!body) return -1;
-    snprintf(body, 512,
-             "{\"sessions\":%zu,\"admitted\":%zu,\"streams\":%zu,\"subscriptions\":%zu,\"consumes\":%zu,"
+    snprintf(body, 640,
+             "{\"sessions\":%llu,\"admitted\":%llu,\"streams\":%llu,\"subscriptions\":%llu,\"consumes\":%llu,"
              "\"broadcasts\":%zu,\"worker\":%u,\"workers\":%u,\"datagrams_sent\":%llu,"
              "\"datagrams_received\":%llu,\"acks_held\":%llu,\"pacing_idle\":%llu}\n",
-             n, admitted, sum.streams, sum.subscriptions, sum.consumes, origin_count(r->origin), r->worker,
-             r->workers, (unsigned long long)qc.datagrams_sent, (unsigned long long)qc.datagrams_received,
-             (unsigned long long)qc.acks_held, (unsigned long long)qc.pacing_idle);
+             (unsigned long long)st.sessions, (unsigned long long)st.admitted, (unsigned long long)st.streams,
+             (unsigned long long)st.subscriptions, (unsigned long long)st.consumes, origin_count(r->origin),
+             r->worker, r->workers, (unsigned long long)st.datagrams_sent,
+             (unsigned long long)st.datagrams_received, (unsigned long long)st.acks_held,
+             (unsigned long long)st.pacing_idle);
     resp->status = 200;
     resp->content_type = "application/json";
     resp->body = (const uint8_t *)body;
@@ -756,13 +779,18 @@ static const http_server_callbacks http_callbacks = {.on_request = on_http_reque
  * asked. Every 10 s, hand them back so the relay's memory follows its load. */
 static void trim_fire(uv_timer_t *t) { malloc_trim(0); }
 
-static void trim_closed(uv_handle_t *h) { free(h); }
+static void timer_closed(uv_handle_t *h) { free(h); }
 
 static void free_relay(relay *r) {
   if (r->trim) {
     uv_timer_stop(r->trim);
-    uv_close((uv_handle_t *)r->trim, trim_closed);
+    uv_close((uv_handle_t *)r->trim, timer_closed);
     r->trim = NULL;
+  }
+  if (r->stats_pub) {
+    uv_timer_stop(r->stats_pub);
+    uv_close((uv_handle_t *)r->stats_pub, timer_closed);
+    r->stats_pub = NULL;
   }
   origin_watch_free(r->bc_watch);
   links_free(r->links);
@@ -1009,6 +1037,17 @@ relay *relay_new_worker(uv_loop_t *loop, const relay_config *cfg, const relay_wo
     uv_timer_start(r->trim, trim_fire, 10000, 10000);
     uv_unref((uv_handle_t *)r->trim); /* never keeps the loop alive */
   }
+  r->stats = spec ? spec->stats : NULL;
+  if (r->stats && r->worker > 0) {
+    if (!(r->stats_pub = malloc(sizeof *r->stats_pub))) {
+      snprintf(err, errlen, "out of memory");
+      goto fail_quic;
+    }
+    uv_timer_init(loop, r->stats_pub);
+    r->stats_pub->data = r;
+    uv_timer_start(r->stats_pub, stats_publish_fire, STATS_PUBLISH_MS, STATS_PUBLISH_MS);
+    uv_unref((uv_handle_t *)r->stats_pub);
+  }
   links_config lc = {.loop = loop, .ep = r->quic, .tls = r->client_tls, .o = r->origin, .hop_id = r->hop_id,
                      .linger_ms = cfg->cluster_linger_ms};
   if (!(r->links = links_new(&lc))) {
@@ -1041,8 +1080,8 @@ relay *relay_new_worker(uv_loop_t *loop, const relay_config *cfg, const relay_wo
   const char *host = cfg->tls_generate.len ? cfg->tls_generate.items[0] : "localhost";
   int port = relay_quic_port(r);
   if (r->worker == 0)
-    LOG_INF("listening", "quic=%s http=%s url=https://%s:%d/ fingerprint=%s", qaddr, haddr, host, port,
-            r->id->fingerprint);
+    LOG_INF("listening", "quic=%s http=%s url=https://%s:%d/ fingerprint=%s workers=%u", qaddr, haddr, host, port,
+            r->id->fingerprint, r->workers);
   else
     LOG_INF("worker_listening", "worker=%u quic=%s", r->worker, qaddr);
   return r;

@@ -10,6 +10,7 @@
 #include "origin/origin.h"
 #include "quic/quic.h"
 #include "relay/quota.h"
+#include "relay/stats.h"
 #include "tls/tls.h"
 
 typedef struct relay relay;
@@ -24,6 +25,7 @@ typedef struct relay_worker_spec {
   uint64_t hop_id;                /* the relay's hop id (0: draw one) */
   const udp_addr *bind;           /* borrowed: the address worker 0 bound (NULL: the configured one) */
   int http;                       /* run the HTTP (and WebSocket) listener: worker 0 only */
+  stats_board *stats;             /* borrowed: every worker's figures for GET /stats (NULL: alone) */
 } relay_worker_spec;
 
 /* Creates the relay from cfg (borrowed; must outlive the relay) and starts listening on loop.

@@ -1,6 +1,7 @@
 #include "worker/worker.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,7 @@ struct worker_group {
   mailbox **boxes;         /* owned array of n pointers into w[] */
   session_quota quota;
   int quota_init;
+  stats_board stats;       /* every worker's figures for worker 0's GET /stats */
   void (*done)(void *);
   void *done_arg;
 };
@@ -174,11 +176,15 @@ static void group_abort(worker_group *wg) {
   /* Worker 0's handles close on the caller's loop: its parts are left to the process's exit. */
 }
 
+unsigned worker_count_for_cpus(void) {
+  /* The CPUs this process may run on (taskset, a container's cpuset), not all the machine has. */
+  cpu_set_t set;
+  long cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
+  return cpus < 1 ? 1 : cpus > WORKER_MAX ? WORKER_MAX : (unsigned)cpus;
+}
+
 worker_group *worker_group_new(uv_loop_t *loop, const relay_config *cfg, unsigned n, char *err, size_t errlen) {
-  if (n == 0) {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    n = cpus < 1 ? 1 : cpus > 64 ? 64 : (unsigned)cpus;
-  }
+  if (n == 0) n = worker_count_for_cpus();
   worker_group *wg = calloc(1, sizeof *wg);
   if (!wg || !(wg->w = calloc(n, sizeof *wg->w)) || !(wg->boxes = calloc(n, sizeof *wg->boxes))) {
     if (wg) free(wg->w);
@@ -200,6 +206,10 @@ worker_group *worker_group_new(uv_loop_t *loop, const relay_config *cfg, unsigne
     goto fail_early;
   }
   wg->quota_init = 1;
+  if (stats_board_init(&wg->stats, n)) {
+    snprintf(err, errlen, "out of memory");
+    goto fail_early;
+  }
   for (unsigned k = 0; k < n; k++) {
     worker *w = &wg->w[k];
     w->wg = wg;
@@ -225,7 +235,7 @@ worker_group *worker_group_new(uv_loop_t *loop, const relay_config *cfg, unsigne
   for (unsigned k = 0; k < n; k++) {
     worker *w = &wg->w[k];
     relay *r0 = wg->w[0].relay;
-    relay_worker_spec spec = {.index = k, .count = n, .quota = &wg->quota, .http = k == 0};
+    relay_worker_spec spec = {.index = k, .count = n, .quota = &wg->quota, .http = k == 0, .stats = &wg->stats};
     if (k > 0) {
       spec.identity = relay_identity(r0);
       spec.hop_id = relay_hop_id(r0);
@@ -268,6 +278,7 @@ fail:
   return NULL; /* worker 0's parts and the group are left to the process's exit */
 fail_early:
   if (wg->quota_init) session_quota_destroy(&wg->quota);
+  stats_board_destroy(&wg->stats);
   free(wg->boxes);
   free(wg->w);
   free(wg);
@@ -303,6 +314,7 @@ void worker_group_free(worker_group *wg, int clean) {
     if (wg->w[k].box_init) mailbox_destroy(&wg->w[k].box);
   }
   if (wg->quota_init) session_quota_destroy(&wg->quota);
+  stats_board_destroy(&wg->stats);
   free(wg->boxes);
   free(wg->w);
   free(wg);

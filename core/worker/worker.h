@@ -12,14 +12,15 @@
  * the other workers and feed one subscription per (track, subscribing worker) across, handing over
  * references to the same payload chunks. No lock is taken on the fan-out path except each mailbox's
  * (held to link a message). The session limits are counted in one session_quota (a mutex at session
- * start and end). All workers show worker 0's certificate and hop id.
+ * start and end), GET /stats's figures on one stats_board (core/relay/stats.h). All workers show worker
+ * 0's certificate and hop id.
  *
  * Policy: hooks and plugins are not thread-safe, so every worker loads its own instances of them (the
  * JWT plugin, each [[plugin]], and one lua_State per script per worker): a decision about a session
  * is taken on that session's worker, at once or resumed later on that same loop. A Lua script's
  * global variables are therefore per worker. The cluster plugin registers with its roots once per
- * relay, so [cluster] requires one worker (the configuration says so). The HTTP listener (and
- * WebSocket sessions) run on worker 0 only. Worker 0 is the calling thread's loop (signals). */
+ * relay, so [cluster] requires one worker (config_workers makes that the default; more are refused).
+ * The HTTP listener (and WebSocket sessions) run on worker 0 only. Worker 0 is the calling thread's loop (signals). */
 #ifndef MOQ_WORKER_WORKER_H
 #define MOQ_WORKER_WORKER_H
 
@@ -30,8 +31,13 @@
 
 typedef struct worker_group worker_group;
 
-/* Starts n workers: worker 0 on loop (the caller runs it), the others on threads of their own. With
- * n == 1 this is the plain single-threaded relay. cfg is borrowed and must outlive the group. NULL
+/* The most workers a relay runs (--workers 0 to WORKER_MAX). */
+#define WORKER_MAX 64
+/* What --workers 0 means: one worker per CPU this process may run on (its affinity mask, so taskset and
+ * a container's cpuset count), 1 to WORKER_MAX. */
+unsigned worker_count_for_cpus(void);
+/* Starts n workers (0: worker_count_for_cpus()): worker 0 on loop (the caller runs it), the others on
+ * threads of their own. With n == 1 this is the plain single-threaded relay. cfg is borrowed and must outlive the group. NULL
  * with a message in err. */
 worker_group *worker_group_new(uv_loop_t *loop, const relay_config *cfg, unsigned n, char *err, size_t errlen);
 /* SIGHUP: every worker reloads its plugins; worker 0's failure is reported here (0 or -1 and err). */

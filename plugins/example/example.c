@@ -5,7 +5,7 @@
  *   [[plugin]]
  *   path = "/usr/local/lib/moq-relay/plugins/example.so"
  *   [plugin.config]
- *   max_sessions = 100          # refuse sessions beyond this many at once (0 = no limit)
+ *   max_sessions = 100          # refuse sessions beyond this many at once, per worker (0 = no limit)
  *   deny_publish = ["private"]  # refuse announcements under these prefixes (repeatable)
  *   delay_ms = 0                # answer admissions this much later (shows core->resume)
  *

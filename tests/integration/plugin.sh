@@ -41,7 +41,11 @@ refuses_to_start wrong-major 'built for hook API 2.0; this relay speaks 1.1' --p
 refuses_to_start missing-file 'nowhere.so: cannot load' --plugin "$TEST_TMP/nowhere.so"
 
 # [[plugin]] in the config file, with its [plugin.config]
+# (one worker: each worker loads its own instance, and max_sessions counts that instance's sessions)
 cat >"$TEST_TMP/relay.toml" <<TOML
+[server]
+workers = 1
+
 [auth]
 public = "anon"
 

@@ -99,6 +99,11 @@ while [ $n -lt 4 ]; do
 done
 wait_log_count 'event=session_accepted' 4 10 || fail "the held sessions were not admitted"
 for w in 0 1; do grep -q "event=session_accepted .* worker=$w\$" "$RELAY_LOG" || w_missing=$w; done
+# GET /stats (answered by worker 0) counts every worker's sessions; the others publish every 250 ms
+sleep 0.4
+stats=$(http_get "$RELAY_HTTP_PORT" /stats)
+case "$stats" in *'"sessions":4,"admitted":4,'*'"workers":2,'*) ;; *) fail "/stats with 4 sessions over 2 workers: $stats" ;; esac
+ok "/stats sums the sessions of both workers: $(printf '%s' "$stats" | cut -c1-40)..."
 n=0
 refused=0
 while [ $n -lt 4 ]; do # a new session lands on either worker: each is refused
@@ -118,6 +123,41 @@ cli subscribe "$(relay_url)" nothing a --count 1 >/dev/null 2>&1 # admitted agai
 [ "$(log_count 'event=session_accepted')" -gt "$before" ] || fail "a session was not admitted once others left"
 ok "room comes back when sessions leave"
 relay_stop || fail "relay exit status $?"
+
+# --- the default: one worker per CPU the relay may run on (its affinity mask, as nproc counts)
+wait_listening() { # PID: waits up to 15 s for its event=listening line in d.log
+  _i=0
+  while [ $_i -lt 150 ] && ! grep -q 'event=listening' "$TEST_TMP/d.log"; do
+    kill -0 "$1" 2>/dev/null || { wait "$1"; echo "(the relay exited with status $?)" >>"$TEST_TMP/d.log"; return 1; }
+    sleep 0.1
+    _i=$((_i + 1))
+  done
+}
+default_workers() { # [PREFIX...]: starts the relay on its default --workers, prints the workers= it logged
+  "$@" "$RELAY_BIN" --server-bind 127.0.0.1:0 --tls-generate localhost --auth-public "" 2>"$TEST_TMP/d.log" &
+  _p=$!
+  wait_listening "$_p" || return 0
+  sed -n 's/.*event=listening .* workers=\([0-9]*\).*/\1/p' "$TEST_TMP/d.log"
+  kill "$_p"
+  wait "$_p" || :
+}
+cpus=$(nproc)
+[ "$cpus" -gt 64 ] && cpus=64
+[ "$(default_workers)" = "$cpus" ] || fail "default workers: $(cat "$TEST_TMP/d.log")"
+if command -v taskset >/dev/null; then
+  [ "$(default_workers taskset -c 0)" = 1 ] || fail "default workers on one CPU: $(cat "$TEST_TMP/d.log")"
+  ok "by default one worker per CPU: $cpus here, 1 under taskset -c 0"
+else
+  ok "by default one worker per CPU: $cpus here (no taskset to try one CPU)"
+fi
+printf '[auth]\npublic = ""\n[cluster]\nnode = "127.0.0.1:1"\n' >"$TEST_TMP/c.toml"
+"$RELAY_BIN" --server-bind 127.0.0.1:0 --tls-generate localhost "$TEST_TMP/c.toml" 2>"$TEST_TMP/d.log" &
+cpid=$!
+wait_listening "$cpid" || fail "a clustered relay did not start: $(cat "$TEST_TMP/d.log")"
+grep -q 'event=listening .* workers=1' "$TEST_TMP/d.log" || fail "a clustered relay's default (alive: $(kill -0 "$cpid" 2>&1 && echo yes)): $(cat "$TEST_TMP/d.log")"
+kill "$cpid"
+wait "$cpid" || :
+ok "a relay in a cluster runs one worker unless told otherwise"
 
 # --- configuration: bad values are refused with a clear message
 "$RELAY_BIN" --tls-generate localhost --workers 65 2>"$TEST_TMP/w.err" && fail "--workers 65 was accepted"

@@ -3,9 +3,12 @@
  * two origins (each on its own loop, both run here on one thread) announces broadcasts, feeds one
  * subscription across by reference to the same payload chunk (no copy), cancels it with the last
  * subscriber, ends stand-ins with their broadcast, and lets a newer publisher on another worker
- * replace an older one; the session quota counts the sessions of every worker. */
+ * replace an older one; the session quota counts the sessions of every worker; GET /stats's board
+ * sums what the other workers publish; --workers 0 counts the CPUs of the affinity mask. */
 #include <arpa/inet.h>
 #include <check.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -13,8 +16,10 @@
 #include "origin/origin.h"
 #include "quic/quic_int.h"
 #include "relay/quota.h"
+#include "relay/stats.h"
 #include "worker/bridge.h"
 #include "worker/mailbox.h"
+#include "worker/worker.h"
 #include "source_log.h"
 
 START_TEST(cids_name_their_worker) {
@@ -315,6 +320,71 @@ START_TEST(quota_counts_every_session) {
 }
 END_TEST
 
+typedef struct publisher_arg {
+  stats_board *b;
+  unsigned worker;
+  uint64_t rounds;
+} publisher_arg;
+
+static void *publish_rounds(void *arg) {
+  publisher_arg *a = arg;
+  for (uint64_t i = 1; i <= a->rounds; i++) {
+    relay_stats st = {.sessions = i, .admitted = i, .streams = 2 * i, .pacing_idle = a->worker};
+    stats_board_publish(a->b, a->worker, &st);
+  }
+  return NULL;
+}
+
+START_TEST(stats_board_sums_the_others) {
+  stats_board b;
+  ck_assert_int_eq(stats_board_init(&b, 3), 0);
+  relay_stats sum = {.sessions = 5}; /* worker 0's own */
+  stats_board_add_others(&b, 0, &sum);
+  ck_assert_uint_eq(sum.sessions, 5); /* nothing published yet */
+  /* workers 1 and 2 publish from threads of their own while worker 0 reads */
+  publisher_arg a1 = {&b, 1, 200000}, a2 = {&b, 2, 100000};
+  pthread_t t1, t2;
+  ck_assert_int_eq(pthread_create(&t1, NULL, publish_rounds, &a1), 0);
+  ck_assert_int_eq(pthread_create(&t2, NULL, publish_rounds, &a2), 0);
+  for (int i = 0; i < 1000; i++) {
+    relay_stats mid = {0};
+    stats_board_add_others(&b, 0, &mid);
+    ck_assert_uint_le(mid.sessions, 300000);
+  }
+  pthread_join(t1, NULL);
+  pthread_join(t2, NULL);
+  stats_board_publish(&b, 0, &(relay_stats){.sessions = 1000}); /* left out below: worker 0 is live */
+  stats_board_publish(&b, 7, &(relay_stats){.sessions = 1000}); /* no such worker: ignored */
+  sum = (relay_stats){.sessions = 5, .datagrams_sent = 9};
+  stats_board_add_others(&b, 0, &sum);
+  ck_assert_uint_eq(sum.sessions, 5 + 200000 + 100000);
+  ck_assert_uint_eq(sum.admitted, 200000 + 100000);
+  ck_assert_uint_eq(sum.streams, 400000 + 200000);
+  ck_assert_uint_eq(sum.pacing_idle, 1 + 2);
+  ck_assert_uint_eq(sum.datagrams_sent, 9);
+  relay_stats from1 = {0};
+  stats_board_add_others(&b, 1, &from1); /* as seen from worker 1: 0's and 2's */
+  ck_assert_uint_eq(from1.sessions, 1000 + 100000);
+  stats_board_destroy(&b);
+}
+END_TEST
+
+START_TEST(workers_default_counts_allowed_cpus) {
+  cpu_set_t saved, one;
+  ck_assert_int_eq(sched_getaffinity(0, sizeof saved, &saved), 0);
+  unsigned allowed = (unsigned)CPU_COUNT(&saved);
+  ck_assert_uint_eq(worker_count_for_cpus(), allowed > WORKER_MAX ? WORKER_MAX : allowed);
+  int first = 0;
+  while (!CPU_ISSET(first, &saved)) first++;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ck_assert_int_eq(sched_setaffinity(0, sizeof one, &one), 0);
+  ck_assert_uint_eq(worker_count_for_cpus(), 1);
+  ck_assert_int_eq(sched_setaffinity(0, sizeof saved, &saved), 0);
+  ck_assert_uint_eq(worker_count_for_cpus(), allowed > WORKER_MAX ? WORKER_MAX : allowed);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("workers");
   TCase *tc = tcase_create("workers");
@@ -322,6 +392,8 @@ int main(void) {
   tcase_add_test(tc, steering_program_attaches);
   tcase_add_test(tc, wrong_worker_forwards);
   tcase_add_test(tc, quota_counts_every_session);
+  tcase_add_test(tc, stats_board_sums_the_others);
+  tcase_add_test(tc, workers_default_counts_allowed_cpus);
   tcase_add_test(tc, bridge_feeds_by_reference);
   tcase_add_test(tc, bridge_track_ends_with_broadcast);
   tcase_add_test(tc, bridge_newer_publisher_wins);
