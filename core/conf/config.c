@@ -730,7 +730,6 @@ static int apply_text(relay_config *cfg, int id, const char *v, const char *labe
     if (!*v || *end || *v == '-' || *v == '+' || n > WORKERS_LIMIT)
       return errf(err, errlen, "%s: expected an integer from 0 (one per CPU) to 64, got \"%s\"", label, v);
     cfg->workers = (unsigned)n;
-    cfg->workers_given = 1;
     return 0;
   }
   case OPT_MAX_STREAMS:
@@ -940,7 +939,6 @@ static int file_value(loader *ld, key_kind kind, int id, const char *path, const
     if (i < 0 || i > WORKERS_LIMIT)
       return key_err(ld, v->line, path, "expected an integer from 0 (one per CPU) to 64, got %lld", (long long)i);
     cfg->workers = (unsigned)i;
-    cfg->workers_given = 1;
     return 0;
   case K_STREAMS:
     if (toml_int(v, &i))
@@ -1185,10 +1183,6 @@ static int check_addr(const char *what, const char *text, char *err, size_t errl
   return 0;
 }
 
-unsigned config_workers(const relay_config *cfg) {
-  return cfg->cluster_node && !cfg->workers_given ? 1 : cfg->workers;
-}
-
 int config_validate(const relay_config *cfg, char *err, size_t errlen) {
   if (err && errlen) err[0] = '\0';
   if (!cfg->server_bind)
@@ -1230,11 +1224,6 @@ int config_validate(const relay_config *cfg, char *err, size_t errlen) {
     return errf(err, errlen, "--server-quic-max-streams: expected an integer from 1 to 65535");
   if (cfg->workers > WORKERS_LIMIT)
     return errf(err, errlen, "--workers: expected an integer from 0 (one per CPU) to 64");
-  if (config_workers(cfg) != 1 && cfg->cluster_node)
-    return errf(err, errlen,
-                "--workers %u with [cluster]: a clustered relay runs one worker for now (its cluster plugin "
-                "registers once and routes for every session); set server.workers = 1",
-                cfg->workers);
   if (!cfg->limits.handshake_timeout_ms)
     return errf(err, errlen, "--limit-handshake-timeout: the handshake timeout must be greater than 0");
   if (!cfg->limits.subscriber_patience_ms)

@@ -53,8 +53,7 @@ typedef struct relay_config {
   uint64_t quic_keep_alive_ms;   /* default 5000; 0 disables */
   uint64_t quic_max_streams;     /* per direction and kind, default 1024 */
   unsigned workers;              /* event loops sharing the QUIC port; 0 (the default) = one per CPU the
-                                  * process may run on (see config_workers) */
-  int workers_given;             /* --workers or server.workers was set */
+                                  * process may run on */
   uint64_t cache_duration_ms;    /* keep non-latest groups this long; default 30000 */
   uint64_t cache_track_bytes;    /* cached bytes per track beyond the latest group; default 32 MiB */
   str_list auth_public;    /* prefixes open to anonymous publish+subscribe ("" = everything) */
@@ -94,9 +93,6 @@ int config_load_string(relay_config *cfg, const char *name, const char *text, si
 int config_parse_args(relay_config *cfg, int argc, char **argv, char *err, size_t errlen);
 /* Checks the combination (a certificate source is given, addresses parse, ...). 0 or -1 with err. */
 int config_validate(const relay_config *cfg, char *err, size_t errlen);
-/* The workers to run: cfg->workers (0: one per CPU), or 1 for a relay in a cluster that did not set
- * them (a clustered relay runs one worker; config_validate refuses more). */
-unsigned config_workers(const relay_config *cfg);
 /* Writes the --help text. */
 void config_print_help(FILE *out, const char *argv0);
 

@@ -96,6 +96,8 @@ typedef struct moq_session_config {
   size_t max_subscriptions; /* the peer's open subscriptions; beyond, BoundsExceeded (default 1024) */
   size_t max_announce_interests; /* the peer's open announce requests (default 64) */
   const char *log_id;       /* for logs (borrowed, copied) */
+  int imports_shared;       /* client: the broadcasts it imports are shared with the other workers
+                               (a relay's cluster links); else they stay on this one */
 } moq_session_config;
 
 /* Creates a session on transport tr (copied) and origin o (borrowed). For a client, or a server

@@ -45,7 +45,8 @@ static import *import_add(moq_session *s, consume *from, const char *rel, const 
   s->imports = imp;
   broadcast_source src = {.subscribe = src_subscribe, .unsubscribe = src_unsubscribe, .replaced = src_replaced,
                           .user_data = imp, .via_cluster = s->cluster,
-                          .worker_local = !s->cfg.is_server}; /* the relay's client sessions are its links */
+                          /* the relay's client sessions are its links: this worker's unless shared */
+                          .worker_local = !s->cfg.is_server && !s->cfg.imports_shared};
   imp->b = origin_publish(s->o, global, hops, n_hops, &src);
   if (!imp->b) {
     import_free(s, imp);

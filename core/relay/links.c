@@ -76,13 +76,13 @@ static int marker_subscribe(void *ud, track *t) { return -1; } /* no tracks: NOT
 
 static void marker_replaced(void *ud) { ((marker *)ud)->b = NULL; }
 
-marker *marker_publish(origin *o, const char *path) {
+marker *marker_publish(origin *o, const char *path, int shared) {
   if (origin_find(o, path)) return NULL;
   marker *m = calloc(1, sizeof *m);
   if (!m) return NULL;
   m->o = o;
   broadcast_source src = {.subscribe = marker_subscribe, .replaced = marker_replaced, .user_data = m,
-                          .worker_local = 1};
+                          .worker_local = !shared};
   if (!(m->b = origin_publish(o, path, NULL, 0, &src))) {
     free(m);
     return NULL;
@@ -204,7 +204,8 @@ static void link_conn_ready(moq_quic_binding *b) {
   rlink *l = (rlink *)b;
   links *ls = l->ls;
   moq_session_config sc = {.is_server = 0, .alpn = quic_conn_alpn(b->conn), .path = l->path,
-                           .hop_id = ls->cfg.hop_id, .log_id = quic_conn_log_id(b->conn)};
+                           .hop_id = ls->cfg.hop_id, .log_id = quic_conn_log_id(b->conn),
+                           .imports_shared = ls->cfg.shared};
   moq_transport tr;
   moq_quic_transport(&tr, b->conn);
   b->session = moq_session_new(&sc, &tr, ls->cfg.o, &link_events, l);
@@ -442,7 +443,7 @@ static void remote_unsubscribe(void *ud, track *t) {
 
 static void remote_replaced(void *ud) { ((remote *)ud)->b = NULL; }
 
-remote *remote_publish(links *ls, const char *path, const char *url_text) {
+static remote *remote_new(links *ls, const char *path, const char *url_text, int worker_local) {
   remote *r = calloc(1, sizeof *r);
   if (!r || !(r->path = strdup(path)) || !(r->url_text = strdup(url_text))) {
     if (r) free(r->path);
@@ -452,7 +453,7 @@ remote *remote_publish(links *ls, const char *path, const char *url_text) {
   r->ls = ls;
   broadcast_source src = {.subscribe = remote_subscribe, .unsubscribe = remote_unsubscribe,
                           .replaced = remote_replaced, .user_data = r, .via_cluster = 1,
-                          .worker_local = 1};
+                          .worker_local = worker_local};
   if (!(r->b = origin_publish(ls->cfg.o, path, NULL, 0, &src))) {
     free(r->url_text);
     free(r->path);
@@ -463,6 +464,10 @@ remote *remote_publish(links *ls, const char *path, const char *url_text) {
   if (ls->remotes) ls->remotes->prev = r;
   ls->remotes = r;
   return r;
+}
+
+remote *remote_publish(links *ls, const char *path, const char *url_text) {
+  return remote_new(ls, path, url_text, !ls->cfg.shared);
 }
 
 static void idle_closed(uv_handle_t *h) { free(h); }
@@ -483,7 +488,7 @@ remote *remote_publish_routed(links *ls, const char *path, const char *url_text)
   for (remote *r = ls->remotes; r; r = r->next)
     if (r->idle && r->b && strcmp(r->path, path) == 0) return r;
   if (origin_find(ls->cfg.o, path)) return NULL; /* here already: nothing to route */
-  remote *r = remote_publish(ls, path, url_text);
+  remote *r = remote_new(ls, path, url_text, 1);
   if (!r) return NULL;
   if ((r->idle = malloc(sizeof *r->idle))) {
     uv_timer_init(ls->cfg.loop, r->idle);

@@ -37,6 +37,9 @@ typedef struct links_config {
   origin *o;            /* borrowed */
   uint64_t hop_id;
   uint64_t linger_ms;   /* idle on-demand links close after this */
+  int shared;           /* the relay's one set of cluster links among several workers (worker 0's):
+                           remote broadcasts, markers and what links import are shared with the
+                           other workers (core/worker bridges them); else they are this worker's */
 } links_config;
 
 links *links_new(const links_config *cfg);
@@ -55,11 +58,13 @@ int link_is_up(const rlink *l);
 remote *remote_publish(links *ls, const char *path, const char *url);
 void remote_unpublish(remote *r);
 /* The same, for a route decision: it unpublishes itself once no track of it has been wanted for
- * the linger time. Returns the existing one if path is already such a remote. */
+ * the linger time. Returns the existing one if path is already such a remote. Never shared with other
+ * workers (each routes for its own sessions). */
 remote *remote_publish_routed(links *ls, const char *path, const char *url);
 
-/* Publishes an empty broadcast at path. NULL on error (or a path already published). */
-marker *marker_publish(origin *o, const char *path);
+/* Publishes an empty broadcast at path. shared: seen by the other workers too (as links_config's
+ * shared). NULL on error (or a path already published). */
+marker *marker_publish(origin *o, const char *path, int shared);
 void marker_unpublish(marker *m);
 
 /* Writes a JSON array describing the links into buf (truncated to len, NUL-terminated). Returns the

@@ -97,7 +97,7 @@ int main(int argc, char **argv) {
     return EXIT_RUNTIME;
   }
   daemon_state d = {.loop = uv_default_loop()};
-  d.workers = worker_group_new(d.loop, &cfg, config_workers(&cfg), err, sizeof err);
+  d.workers = worker_group_new(d.loop, &cfg, cfg.workers, err, sizeof err);
   if (!d.workers) {
     fprintf(stderr, "moq-relay: %s\n", err);
     uv_run(d.loop, UV_RUN_NOWAIT); /* release handles of the partial start */

@@ -60,6 +60,8 @@ struct relay {
   size_t n_sessions;
   uv_timer_t *trim;           /* owned: gives freed heap back to the system now and then */
   stats_board *stats;         /* borrowed: the workers' figures (NULL when alone) */
+  int cluster_shared;         /* one of several workers in a cluster: remote broadcasts, markers and
+                                 what links import are shared with every worker (see links.h) */
   uv_timer_t *stats_pub;      /* owned: publishes this worker's figures there (workers 1..n-1) */
   int pending_closes;
   void (*done)(void *);
@@ -856,7 +858,7 @@ static void op_remote_unpublish(void *ud, moq_remote *mr) {
 
 static moq_marker *op_marker_publish(void *ud, const char *path) {
   relay *r = ud;
-  return (moq_marker *)marker_publish(r->origin, path);
+  return (moq_marker *)marker_publish(r->origin, path, r->cluster_shared);
 }
 
 static void op_marker_unpublish(void *ud, moq_marker *m) { marker_unpublish((marker *)m); }
@@ -910,6 +912,12 @@ static int load_plugins(relay *r, char *err, size_t errlen) {
     keys[n] = "node", values[n++] = cfg->cluster_node;
     if (cfg->cluster_token) keys[n] = "token", values[n++] = cfg->cluster_token;
     keys[n] = "linger_ms", values[n++] = linger;
+    /* With several workers, each admits the registrations of its own sessions (the root side), and
+     * worker 0 alone dials the roots and publishes the other nodes' broadcasts for all (the leaf
+     * side): plugins/cluster/cluster.c. */
+    char worker[16];
+    snprintf(worker, sizeof worker, "%u", r->worker);
+    keys[n] = "worker", values[n++] = worker;
     for (size_t i = 0; i < cfg->cluster_roots.len && n < 64; i++) keys[n] = "root", values[n++] = cfg->cluster_roots.items[i];
     moq_plugin_config pc = {.keys = keys, .values = values, .n = n, .source = "[cluster]"};
     if (hook_chain_load(r->hooks, "builtin:cluster", moq_plugin_cluster_init, &pc, err, errlen)) return -1;
@@ -942,6 +950,7 @@ relay *relay_new_worker(uv_loop_t *loop, const relay_config *cfg, const relay_wo
   r->cfg = cfg;
   r->worker = spec ? spec->index : 0;
   r->workers = spec && spec->count ? spec->count : 1;
+  r->cluster_shared = cfg->cluster_node && r->workers > 1;
   r->id = &r->identity;
   idmap_init(&r->sessions);
   if (spec && spec->quota) {
@@ -1049,7 +1058,7 @@ relay *relay_new_worker(uv_loop_t *loop, const relay_config *cfg, const relay_wo
     uv_unref((uv_handle_t *)r->stats_pub);
   }
   links_config lc = {.loop = loop, .ep = r->quic, .tls = r->client_tls, .o = r->origin, .hop_id = r->hop_id,
-                     .linger_ms = cfg->cluster_linger_ms};
+                     .linger_ms = cfg->cluster_linger_ms, .shared = r->cluster_shared};
   if (!(r->links = links_new(&lc))) {
     snprintf(err, errlen, "out of memory");
     goto fail_quic;

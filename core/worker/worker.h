@@ -18,9 +18,10 @@
  * Policy: hooks and plugins are not thread-safe, so every worker loads its own instances of them (the
  * JWT plugin, each [[plugin]], and one lua_State per script per worker): a decision about a session
  * is taken on that session's worker, at once or resumed later on that same loop. A Lua script's
- * global variables are therefore per worker. The cluster plugin registers with its roots once per
- * relay, so [cluster] requires one worker (config_workers makes that the default; more are refused).
- * The HTTP listener (and WebSocket sessions) run on worker 0 only. Worker 0 is the calling thread's loop (signals). */
+ * global variables are therefore per worker. In a cluster, every worker's instance of the cluster
+ * plugin admits its own sessions' registrations, and worker 0's alone dials the roots and publishes
+ * the other nodes' broadcasts: the relay shares markers, remote broadcasts and what its links import
+ * with every worker (relay.c, links.h). The HTTP listener (and WebSocket sessions) run on worker 0 only. Worker 0 is the calling thread's loop (signals). */
 #ifndef MOQ_WORKER_WORKER_H
 #define MOQ_WORKER_WORKER_H
 

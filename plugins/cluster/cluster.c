@@ -13,7 +13,14 @@
  * - A lost root: markers it gave stay until it returns and has resynchronised (a few seconds), so
  *   flows between leaves go on; with several roots, the others still announce everything. A leaf
  *   redials a lost root with backoff (0.5 s doubling to 10 s, forever).
- * GET /cluster describes the node, its roots, members, remote broadcasts and links as JSON. */
+ * GET /cluster describes the node, its roots, members, remote broadcasts and links as JSON.
+ *
+ * With several workers (core/worker) the relay loads one instance per worker, told its "worker"
+ * number. Each admits the registrations of its own sessions and publishes their markers, which the
+ * relay shares with every worker (the root side). Worker 0 alone dials the roots and publishes the
+ * other nodes' broadcasts, which the relay also shares (the leaf side); the others ignore markers of
+ * other roots. Worker 0 answers GET /cluster, and lists the members from the markers this node
+ * published on any worker. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,7 +94,9 @@ struct cluster {
   contrib *contribs;
   rbc *rbcs;
   known *knowns;
-  member *members;
+  member *members;       /* registered on this worker */
+  contrib *own;          /* this node's markers, from any worker: NODE (path NULL) or NODE's PATH */
+  int leaf_side;         /* dials the roots and publishes remote broadcasts (worker 0) */
   moq_timer *start;
 };
 
@@ -371,10 +380,39 @@ static void known_set(cluster *c, const char *root, const char *node, int on) {
   c->knowns = k;
 }
 
+/* One of this node's markers, published on any worker, came (up) or went: for GET /cluster. */
+static void own_set(cluster *c, const char *node, const char *path, int up) {
+  for (contrib **p = &c->own; *p; p = &(*p)->next) {
+    contrib *k = *p;
+    if (strcmp(k->node, node) != 0 || !k->path != !path || (path && strcmp(k->path, path) != 0)) continue;
+    if (!up) {
+      *p = k->next;
+      free(k->node);
+      free(k->path);
+      free(k);
+    }
+    return;
+  }
+  if (!up) return;
+  contrib *k = calloc(1, sizeof *k);
+  if (!k || !(k->node = strdup(node)) || (path && !(k->path = strdup(path)))) {
+    if (k) free(k->node);
+    free(k);
+    return;
+  }
+  k->next = c->own;
+  c->own = k;
+}
+
 static void marker_event(cluster *c, const char *path, int up) {
   char buf[1500], *root, *kind, *node, *rest;
   if (parse_marker(path, buf, sizeof buf, &root, &kind, &node, &rest)) return;
-  if (strcmp(root, c->node) == 0) return; /* our own markers (we are a root) */
+  if (strcmp(root, c->node) == 0) { /* our own markers (we are a root) */
+    if (strcmp(kind, "nodes") == 0 && !rest) own_set(c, node, NULL, up);
+    else if (strcmp(kind, "broadcasts") == 0 && rest && *rest) own_set(c, node, rest, up);
+    return;
+  }
+  if (!c->leaf_side) return; /* worker 0 learns the other nodes' broadcasts for every worker */
   root_conn *rc = root_named(c, root);
   if (!up && rc && !rc->up) return;       /* the root is lost: keep what it told us */
   if (strcmp(kind, "nodes") == 0 && !rest) {
@@ -529,12 +567,18 @@ static char *cluster_json(void *arg, const char **content_type) {
     put_raw(&b, &len, &cap, rc->up ? ",\"state\":\"up\"}" : ",\"state\":\"down\"}");
   }
   put_raw(&b, &len, &cap, "],\"members\":[");
-  for (member *m = c->members; m; m = m->next) {
-    put_raw(&b, &len, &cap, m == c->members ? "{\"node\":" : ",{\"node\":");
+  int first = 1;
+  for (contrib *m = c->own; m; m = m->next) { /* every worker's members, from their markers */
+    if (m->path) continue;
+    put_raw(&b, &len, &cap, first ? "{\"node\":" : ",{\"node\":");
+    first = 0;
     put_str(&b, &len, &cap, m->node);
     put_raw(&b, &len, &cap, ",\"broadcasts\":[");
-    for (mbc *x = m->bcs; x; x = x->next) {
-      if (x != m->bcs) put_raw(&b, &len, &cap, ",");
+    int firstb = 1;
+    for (contrib *x = c->own; x; x = x->next) {
+      if (!x->path || strcmp(x->node, m->node) != 0) continue;
+      if (!firstb) put_raw(&b, &len, &cap, ",");
+      firstb = 0;
       put_str(&b, &len, &cap, x->path);
     }
     put_raw(&b, &len, &cap, "]}");
@@ -593,6 +637,13 @@ static void cl_fini(void *state) {
   }
   while (c->knowns) known_set(c, c->knowns->root, c->knowns->node, 0);
   while (c->members) member_remove(c, c->members->session);
+  while (c->own) {
+    contrib *k = c->own;
+    c->own = k->next;
+    free(k->node);
+    free(k->path);
+    free(k);
+  }
   free(c->node);
   free(c->token);
   free(c);
@@ -645,7 +696,9 @@ int moq_plugin_cluster_init(const moq_core *core, moq_plugin_host *h, const moq_
     cl_fini(c);
     return -1;
   }
-  for (size_t i = 0; i < cfg->n; i++) {
+  const char *worker = core->config_get(cfg, "worker");
+  c->leaf_side = !worker || strcmp(worker, "0") == 0;
+  for (size_t i = 0; i < cfg->n && c->leaf_side; i++) {
     if (strcmp(cfg->keys[i], "root") != 0) continue;
     const char *spec = cfg->values[i];
     const char *hostport = strstr(spec, "://") ? strstr(spec, "://") + 3 : spec;

@@ -9,7 +9,8 @@ T="$top_builddir/moq-token"
 "$T" generate --out "$CL/k.jwk" || fail "moq-token generate"
 "$T" sign --key "$CL/k.jwk" --cluster --publish "" --subscribe "" >"$CL/cluster.jwt"
 R1=$(free_port) R2=$(free_port) PA=$(free_port) PB=$(free_port)
-common="--auth-key $CL/k.jwk --auth-public anon --cluster-token $CL/cluster.jwt --cluster-root localhost:$R1 --cluster-root localhost:$R2"
+# one worker per relay (cluster.sh runs two)
+common="--auth-key $CL/k.jwk --auth-public anon --cluster-token $CL/cluster.jwt --cluster-root localhost:$R1 --cluster-root localhost:$R2 --workers 1"
 # shellcheck disable=SC2086
 node_start r1 "$R1" $common
 # shellcheck disable=SC2086

@@ -13,7 +13,9 @@ T="$top_builddir/moq-token"
 "$T" sign --key "$CL/k.jwk" --cluster --publish "" --subscribe "" >"$CL/cluster.jwt" || fail "sign the cluster token"
 user=$("$T" sign --key "$CL/k.jwk" --publish "" --subscribe "")
 P0=$(free_port) P1=$(free_port) P2=$(free_port) P3=$(free_port)
-common="--auth-key $CL/k.pub.jwk --auth-public anon --cluster-token $CL/cluster.jwt --cluster-linger 2s"
+# two workers on every relay, whatever the machine: registrations land on either worker of the root,
+# viewers on either worker of a leaf, and only worker 0 dials (cluster-roots.sh runs one worker)
+common="--auth-key $CL/k.pub.jwk --auth-public anon --cluster-token $CL/cluster.jwt --cluster-linger 2s --workers 2"
 # shellcheck disable=SC2086
 node_start root "$P0" $common
 for i in 1 2 3; do
@@ -24,6 +26,9 @@ done
 for i in 1 2 3; do node_wait "leaf$i" "registered with root localhost:$P0" 1 10 || fail "leaf$i did not register"; done
 node_wait root 'msg="registered localhost:' 3 5 || fail "the root did not register three leaves"
 ok "three leaves registered with the root"
+members=$(cluster_json root "$P0" | sed -n 's/.*"members":\[\(.*\)\],"nodes".*/\1/p' | grep -o '"node":"localhost:[0-9]*"' | sort -u | wc -l)
+[ "$members" -eq 3 ] || fail "the root's /cluster lists $members members: $(cluster_json root "$P0")"
+ok "the root's /cluster lists the three members, whichever worker admitted them"
 
 # no leaf-to-leaf link while idle
 RELAY_CA="$CL/ca.pem" RELAY_PORT=$P1
@@ -54,6 +59,31 @@ grep -q "event=link_dial url=localhost:$P1" "$(node_log root)" && fail "the root
 ok "watched on leaf2, leaf3 and the root, byte for byte, one hop from leaf1"
 node_wait leaf2 "event=link_linger_close url=localhost:$P1" 1 10 || fail "leaf2 kept its idle link to leaf1"
 ok "the on-demand link closes after the linger once nobody watches"
+
+# 8 viewers on leaf2's two workers: every one gets the frames over one link to leaf1
+dials=$(grep -c "event=link_dial url=localhost:$P1" "$(node_log leaf2)")
+n=0
+while [ $n -lt 8 ]; do
+  cli subscribe "moql://localhost:$P2/anon" cam video --count 6 >"$TEST_TMP/v$n.out" 2>"$TEST_TMP/v$n.err" &
+  eval "v_$n=\$!"
+  n=$((n + 1))
+done
+node_wait leaf2 'event=subscribe session=.* path=anon/cam' 9 10 || fail "not every viewer subscribed on leaf2"
+sleep 0.5
+printf 'frame four\nframe five\nframe six\n' >"$TEST_TMP/frames2"
+feed "$TEST_TMP/frames2"
+cat "$TEST_TMP/frames" "$TEST_TMP/frames2" >"$TEST_TMP/frames12" # the latest group first (late join), then live
+n=0
+while [ $n -lt 8 ]; do
+  eval "wait \$v_$n" || fail "viewer $n on leaf2: $(cat "$TEST_TMP/v$n.err")"
+  cmp -s "$TEST_TMP/frames12" "$TEST_TMP/v$n.out" || fail "viewer $n on leaf2 got: $(cat "$TEST_TMP/v$n.out")"
+  n=$((n + 1))
+done
+[ "$(grep -c "event=link_dial url=localhost:$P1" "$(node_log leaf2)")" -eq $((dials + 1)) ] ||
+  fail "leaf2 dialed leaf1 more than once for 8 viewers"
+on=""
+for w in 0 1; do grep -q "event=session_accepted .* worker=$w\$" "$(node_log leaf2)" && on="$on $w"; done
+ok "8 viewers on leaf2 (sessions on workers$on) got the frames over one link to leaf1"
 
 # a normal token cannot register
 if cli --alpn moq-lite-05 announced "moql://localhost:$P0/?register=localhost:9&jwt=$user" --count 1 >/dev/null 2>&1; then

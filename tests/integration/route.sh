@@ -18,7 +18,8 @@ function on_route(session, path)
   return nil
 end
 LUA
-node_start edge "$PE" --auth-public "" --lua "$TEST_TMP/route.lua" --cluster-linger 1s
+# one worker: each worker routes (and dials) for its own sessions, and this counts dials
+node_start edge "$PE" --auth-public "" --lua "$TEST_TMP/route.lua" --cluster-linger 1s --workers 1
 RELAY_CA="$CL/ca.pem" RELAY_PORT=$PO
 start_publisher pub moq-lite-05 live/cam t --group-frames 2
 node_wait origin 'event=broadcast_start path=live/cam' 1 5 || fail "no publisher on the origin relay"

@@ -1,9 +1,9 @@
 #!/bin/sh
-# ThreadSanitizer over the code where worker threads meet: workers.sh, and pubsub.sh and
-# webtransport.sh on --workers 2, each run against tests/tsan/moq-relay (the relay built with
-# -fsanitize=thread, see Makefile.am). Any TSan report (a data race, a lock-order inversion, ...)
-# fails this test and is printed. Caught this way once: every worker read into the main thread's
-# receive slots (core/quic/udp.c).
+# ThreadSanitizer over the code where worker threads meet: workers.sh, pubsub.sh and
+# webtransport.sh on --workers 2, and cluster.sh (four relays of two workers), each run against
+# tests/tsan/moq-relay (the relay built with -fsanitize=thread, see Makefile.am). Any TSan report
+# (a data race, a lock-order inversion, ...) fails this test and is printed. Caught this way once:
+# every worker read into the main thread's receive slots (core/quic/udp.c).
 : "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_srcdir:=$top_builddir}"
 TSAN_RELAY="$top_builddir/tests/tsan/moq-relay"
@@ -35,6 +35,7 @@ run() { # TEST [RELAY ARGS]
 run workers
 run pubsub --workers 2
 run webtransport --workers 2
+run cluster
 found=0
 for f in "$reports"/report.*; do
   [ -f "$f" ] || continue

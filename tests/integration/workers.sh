@@ -150,14 +150,6 @@ if command -v taskset >/dev/null; then
 else
   ok "by default one worker per CPU: $cpus here (no taskset to try one CPU)"
 fi
-printf '[auth]\npublic = ""\n[cluster]\nnode = "127.0.0.1:1"\n' >"$TEST_TMP/c.toml"
-"$RELAY_BIN" --server-bind 127.0.0.1:0 --tls-generate localhost "$TEST_TMP/c.toml" 2>"$TEST_TMP/d.log" &
-cpid=$!
-wait_listening "$cpid" || fail "a clustered relay did not start: $(cat "$TEST_TMP/d.log")"
-grep -q 'event=listening .* workers=1' "$TEST_TMP/d.log" || fail "a clustered relay's default (alive: $(kill -0 "$cpid" 2>&1 && echo yes)): $(cat "$TEST_TMP/d.log")"
-kill "$cpid"
-wait "$cpid" || :
-ok "a relay in a cluster runs one worker unless told otherwise"
 
 # --- configuration: bad values are refused with a clear message
 "$RELAY_BIN" --tls-generate localhost --workers 65 2>"$TEST_TMP/w.err" && fail "--workers 65 was accepted"
@@ -165,6 +157,4 @@ grep -q -- '--workers: expected an integer from 0 (one per CPU) to 64, got "65"'
 printf '[server]\nworkers = "two"\n' >"$TEST_TMP/w.toml"
 "$RELAY_BIN" --tls-generate localhost "$TEST_TMP/w.toml" 2>"$TEST_TMP/w.err" && fail "workers = \"two\" was accepted"
 grep -q 'w.toml:2.*server.workers.*expected an integer' "$TEST_TMP/w.err" || fail "message: $(cat "$TEST_TMP/w.err")"
-"$RELAY_BIN" --tls-generate localhost --workers 2 --cluster-node 127.0.0.1:1 2>"$TEST_TMP/w.err" && fail "--workers 2 with a cluster was accepted"
-grep -q 'set server.workers = 1' "$TEST_TMP/w.err" || fail "message: $(cat "$TEST_TMP/w.err")"
 ok "bad worker settings are refused with the file, line and what was expected"

@@ -75,7 +75,6 @@ static void assert_defaults(const relay_config *cfg) {
   ck_assert_int_eq(cfg->show_help, 0);
   ck_assert_int_eq(cfg->show_version, 0);
   ck_assert_uint_eq(cfg->workers, 0); /* one per CPU */
-  ck_assert_int_eq(cfg->workers_given, 0);
 }
 
 START_TEST(test_defaults) {
@@ -685,38 +684,21 @@ START_TEST(test_validate) {
 }
 END_TEST
 
-/* --workers: one per CPU (0) unless set; a relay in a cluster runs one unless set, and refuses more. */
+/* --workers: one per CPU (0) unless set, in a cluster too. */
 START_TEST(test_workers_default) {
   relay_config cfg;
   config_init(&cfg);
-  ck_assert_uint_eq(config_workers(&cfg), 0);
-  args_ok(&cfg, ARGS("--tls-generate", "localhost", "--auth-public", ""));
+  ck_assert_uint_eq(cfg.workers, 0);
+  args_ok(&cfg, ARGS("--tls-generate", "localhost", "--auth-public", "", "--cluster-node", "127.0.0.1:1"));
   validate_ok(&cfg);
-  ck_assert_uint_eq(config_workers(&cfg), 0);
-  args_ok(&cfg, ARGS("--cluster-node", "127.0.0.1:1"));
-  ck_assert_uint_eq(config_workers(&cfg), 1);
-  validate_ok(&cfg);
+  ck_assert_uint_eq(cfg.workers, 0);
   args_ok(&cfg, ARGS("--workers", "2"));
-  ck_assert_uint_eq(config_workers(&cfg), 2);
-  validate_fails(&cfg, "--workers 2 with [cluster]: a clustered relay runs one worker for now");
-  args_ok(&cfg, ARGS("--workers", "0")); /* asked for one per CPU: refused too, whatever the machine */
-  validate_fails(&cfg, "--workers 0 with [cluster]");
-  args_ok(&cfg, ARGS("--workers", "1"));
-  ck_assert_uint_eq(config_workers(&cfg), 1);
-  validate_ok(&cfg);
+  ck_assert_uint_eq(cfg.workers, 2);
+  validate_ok(&cfg); /* each worker admits its registrations; worker 0 is the cluster's leaf side */
   config_free(&cfg);
-
   config_init(&cfg);
   load_ok(&cfg, "[server]\nworkers = 3\n");
   ck_assert_uint_eq(cfg.workers, 3);
-  ck_assert_int_eq(cfg.workers_given, 1);
-  ck_assert_uint_eq(config_workers(&cfg), 3);
-  config_free(&cfg);
-  config_init(&cfg);
-  load_ok(&cfg, "[server]\nworkers = 0\n[auth]\npublic = \"\"\n[cluster]\nnode = \"127.0.0.1:1\"\n");
-  ck_assert_uint_eq(config_workers(&cfg), 0);
-  args_ok(&cfg, ARGS("--tls-generate", "localhost"));
-  validate_fails(&cfg, "--workers 0 with [cluster]");
   config_free(&cfg);
 }
 END_TEST
