@@ -671,8 +671,8 @@ static void relay_stats_now(const relay *r, relay_stats *st) {
     st->subscriptions += one.subscriptions;
     st->consumes += one.consumes;
   }
-  quic_endpoint_counts qc;
-  quic_endpoint_counts_get(r->quic, &qc);
+  quic_endpoint_counts qc = {0};
+  if (r->quic && !r->shutting_down) quic_endpoint_counts_get(r->quic, &qc); /* gone while shutting down */
   st->datagrams_sent = qc.datagrams_sent;
   st->datagrams_received = qc.datagrams_received;
   st->acks_held = qc.acks_held;
@@ -681,6 +681,7 @@ static void relay_stats_now(const relay *r, relay_stats *st) {
 
 static void stats_publish_fire(uv_timer_t *t) {
   relay *r = t->data;
+  if (r->shutting_down) return; /* the endpoint may be gone: the last figures stand */
   relay_stats st;
   relay_stats_now(r, &st);
   stats_board_publish(r->stats, r->worker, &st);
