@@ -37,9 +37,9 @@ typedef struct links_config {
   origin *o;            /* borrowed */
   uint64_t hop_id;
   uint64_t linger_ms;   /* idle on-demand links close after this */
-  int shared;           /* the relay's one set of cluster links among several workers (worker 0's):
-                           remote broadcasts, markers and what links import are shared with the
-                           other workers (core/worker bridges them); else they are this worker's */
+  int shared;           /* a worker of several in a cluster: remote broadcasts and what links import
+                           are shared with the other workers (core/worker bridges them); else they
+                           are this worker's */
 } links_config;
 
 links *links_new(const links_config *cfg);

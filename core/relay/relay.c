@@ -671,8 +671,8 @@ static void relay_stats_now(const relay *r, relay_stats *st) {
     st->subscriptions += one.subscriptions;
     st->consumes += one.consumes;
   }
-  quic_endpoint_counts qc = {0};
-  if (r->quic && !r->shutting_down) quic_endpoint_counts_get(r->quic, &qc); /* gone while shutting down */
+  quic_endpoint_counts qc;
+  quic_endpoint_counts_get(r->quic, &qc);
   st->datagrams_sent = qc.datagrams_sent;
   st->datagrams_received = qc.datagrams_received;
   st->acks_held = qc.acks_held;
@@ -681,7 +681,6 @@ static void relay_stats_now(const relay *r, relay_stats *st) {
 
 static void stats_publish_fire(uv_timer_t *t) {
   relay *r = t->data;
-  if (r->shutting_down) return; /* the endpoint may be gone: the last figures stand */
   relay_stats st;
   relay_stats_now(r, &st);
   stats_board_publish(r->stats, r->worker, &st);
@@ -1135,6 +1134,7 @@ void relay_shutdown(relay *r, void (*done)(void *), void *arg) {
   r->done_arg = arg;
   r->pending_closes = 1 + (r->http ? 1 : 0) + (r->ws_peers ? 1 : 0);
   r->shutting_down = 1;
+  if (r->stats_pub) uv_timer_stop(r->stats_pub); /* the endpoint goes below: the last figures stand */
   origin_watch_free(r->bc_watch); /* no broadcast events while the sessions close */
   r->bc_watch = NULL;
   /* Plugins stop first, closing their links, remote broadcasts and markers; then the links go (the

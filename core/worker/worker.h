@@ -21,7 +21,8 @@
  * global variables are therefore per worker. In a cluster, every worker's instance of the cluster
  * plugin admits its own sessions' registrations, and worker 0's alone dials the roots and publishes
  * the other nodes' broadcasts: the relay shares markers, remote broadcasts and what its links import
- * with every worker (relay.c, links.h). The HTTP listener (and WebSocket sessions) run on worker 0 only. Worker 0 is the calling thread's loop (signals). */
+ * with every worker (relay.c, links.h). The HTTP listener (and WebSocket sessions) run on worker 0
+ * only. Worker 0 is the calling thread's loop (signals). */
 #ifndef MOQ_WORKER_WORKER_H
 #define MOQ_WORKER_WORKER_H
 
@@ -34,12 +35,12 @@ typedef struct worker_group worker_group;
 
 /* The most workers a relay runs (--workers 0 to WORKER_MAX). */
 #define WORKER_MAX 64
-/* What --workers 0 means: one worker per CPU this process may run on (its affinity mask, so taskset and
- * a container's cpuset count), 1 to WORKER_MAX. */
+/* What --workers 0 means: one worker per CPU this process may run on (its affinity mask, so taskset
+ * and a container's cpuset count), 1 to WORKER_MAX. */
 unsigned worker_count_for_cpus(void);
 /* Starts n workers (0: worker_count_for_cpus()): worker 0 on loop (the caller runs it), the others on
- * threads of their own. With n == 1 this is the plain single-threaded relay. cfg is borrowed and must outlive the group. NULL
- * with a message in err. */
+ * threads of their own. With n == 1 this is the plain single-threaded relay. cfg is borrowed and must
+ * outlive the group. NULL with a message in err. */
 worker_group *worker_group_new(uv_loop_t *loop, const relay_config *cfg, unsigned n, char *err, size_t errlen);
 /* SIGHUP: every worker reloads its plugins; worker 0's failure is reported here (0 or -1 and err). */
 int worker_group_reload(worker_group *wg, char *err, size_t errlen);

@@ -380,17 +380,20 @@ static void known_set(cluster *c, const char *root, const char *node, int on) {
   c->knowns = k;
 }
 
+static void own_free(contrib **p) {
+  contrib *k = *p;
+  *p = k->next;
+  free(k->node);
+  free(k->path);
+  free(k);
+}
+
 /* One of this node's markers, published on any worker, came (up) or went: for GET /cluster. */
 static void own_set(cluster *c, const char *node, const char *path, int up) {
   for (contrib **p = &c->own; *p; p = &(*p)->next) {
     contrib *k = *p;
     if (strcmp(k->node, node) != 0 || !k->path != !path || (path && strcmp(k->path, path) != 0)) continue;
-    if (!up) {
-      *p = k->next;
-      free(k->node);
-      free(k->path);
-      free(k);
-    }
+    if (!up) own_free(p);
     return;
   }
   if (!up) return;
@@ -637,13 +640,7 @@ static void cl_fini(void *state) {
   }
   while (c->knowns) known_set(c, c->knowns->root, c->knowns->node, 0);
   while (c->members) member_remove(c, c->members->session);
-  while (c->own) {
-    contrib *k = c->own;
-    c->own = k->next;
-    free(k->node);
-    free(k->path);
-    free(k);
-  }
+  while (c->own) own_free(&c->own);
   free(c->node);
   free(c->token);
   free(c);
