@@ -30,7 +30,9 @@ function on_event(ev)
   if ev.type == "session_open" then moq.log("info", "event session_open " .. ev.session.id) end
 end
 LUA
-relay_start --auth-public anon --lua "$S" --lua-budget 100000
+# one worker: the counts below (broadcast_start lines, the script's globals) are those of one origin and
+# one Lua state; with several workers each logs its stand-in and runs its own state (WORKERS)
+relay_start --auth-public anon --lua "$S" --lua-budget 100000 --workers 1
 grep -q 'event=plugin_loaded plugin=lua' "$RELAY_LOG" || fail "the lua plugin did not load"
 
 l5() { cli --alpn moq-lite-05 "$@"; }
