@@ -97,15 +97,8 @@ int main(int argc, char **argv) {
     return EXIT_RUNTIME;
   }
   daemon_state d = {.loop = uv_default_loop()};
-  d.workers = worker_group_new(d.loop, &cfg, cfg.workers, err, sizeof err);
-  if (!d.workers) {
-    fprintf(stderr, "moq-relay: %s\n", err);
-    uv_run(d.loop, UV_RUN_NOWAIT); /* release handles of the partial start */
-    tls_global_cleanup();
-    config_free(&cfg);
-    return EXIT_RUNTIME;
-  }
-  d.running = 1;
+  /* The handlers are in place before the relay says it is listening, so a supervisor that stops it
+   * as soon as it reads that line gets a clean shutdown, not the signal's default action. */
   uv_signal_init(d.loop, &d.sigterm);
   uv_signal_init(d.loop, &d.sigint);
   d.sigterm.data = d.sigint.data = &d;
@@ -115,6 +108,16 @@ int main(int argc, char **argv) {
   d.sighup.data = &d;
   uv_signal_start(&d.sighup, on_sighup, SIGHUP);
   uv_timer_init(d.loop, &d.deadline);
+  d.workers = worker_group_new(d.loop, &cfg, cfg.workers, err, sizeof err);
+  if (!d.workers) {
+    fprintf(stderr, "moq-relay: %s\n", err);
+    on_relay_closed(&d);           /* closes the signal handles and the timer */
+    uv_run(d.loop, UV_RUN_NOWAIT); /* release handles of the partial start */
+    tls_global_cleanup();
+    config_free(&cfg);
+    return EXIT_RUNTIME;
+  }
+  d.running = 1;
   uv_run(d.loop, UV_RUN_DEFAULT);
   int clean = !d.running;
   worker_group_free(d.workers, clean);

@@ -42,13 +42,15 @@ node_start() { # NAME PORT ARGS...
   shift 2
   cluster_pki
   node_cert "$_n"
+  # the log is appended to across restarts: wait for a listening line after those already there
+  _from=$(($(cat "$CL/$_n.log" 2>/dev/null | wc -l) + 1))
   "$RELAY_BIN" --server-bind "127.0.0.1:$_p" --web-http-listen "127.0.0.1:$_p" \
     --tls-cert "$CL/$_n.pem" --tls-key "$CL/$_n.key" --client-tls-root "$CL/ca.pem" \
     --cluster-node "localhost:$_p" --server-quic-idle-timeout 3s --server-quic-keep-alive 1s \
     --log-level info "$@" >/dev/null 2>>"$CL/$_n.log" &
   eval "${_n}_pid=\$!"
   _i=0
-  while ! grep -q 'event=listening' "$CL/$_n.log" 2>/dev/null; do
+  while ! tail -n "+$_from" "$CL/$_n.log" 2>/dev/null | grep -q 'event=listening'; do
     _i=$((_i + 1))
     [ "$_i" -lt 100 ] || fail "relay $_n did not start: $(tail -n 5 "$CL/$_n.log")"
     sleep 0.05

@@ -125,21 +125,37 @@ ok "room comes back when sessions leave"
 relay_stop || fail "relay exit status $?"
 
 # --- the default: one worker per CPU the relay may run on (its affinity mask, as nproc counts)
-wait_listening() { # PID: waits up to 15 s for its event=listening line in d.log
+wait_listening() { # PID: waits up to 60 s (a sanitizer build on a loaded machine) for d.log's event=listening
   _i=0
-  while [ $_i -lt 150 ] && ! grep -q 'event=listening' "$TEST_TMP/d.log"; do
+  while ! grep -q 'event=listening' "$TEST_TMP/d.log"; do
     kill -0 "$1" 2>/dev/null || { wait "$1"; echo "(the relay exited with status $?)" >>"$TEST_TMP/d.log"; return 1; }
+    if [ $_i -ge 600 ]; then # say where it is stuck, then stop it
+      {
+        echo "(no event=listening line within 60 s; the relay, pid $1:"
+        grep -E '^(State|Threads|Cpus_allowed_list|voluntary_ctxt|nonvoluntary_ctxt)' "/proc/$1/status" 2>/dev/null
+        printf 'wchan: %s\n' "$(cat "/proc/$1/wchan" 2>/dev/null)"
+        command -v gdb >/dev/null && timeout 30 gdb -p "$1" -batch -ex 'thread apply all bt' 2>&1 | grep -E '^(#|Thread)'
+        echo ")"
+      } >>"$TEST_TMP/d.log"
+      kill -9 "$1" 2>/dev/null
+      wait "$1" 2>/dev/null
+      return 1
+    fi
     sleep 0.1
     _i=$((_i + 1))
   done
 }
 default_workers() { # [PREFIX...]: starts the relay on its default --workers, prints the workers= it logged
-  "$@" "$RELAY_BIN" --server-bind 127.0.0.1:0 --tls-generate localhost --auth-public "" 2>"$TEST_TMP/d.log" &
+  # Emptied here, not by the child's 2>: else wait_listening can read the last run's line before the
+  # child has opened the file (what failed in CI: the relay was stopped before it had started).
+  : >"$TEST_TMP/d.log"
+  "$@" "$RELAY_BIN" --server-bind 127.0.0.1:0 --tls-generate localhost --auth-public "" >/dev/null 2>>"$TEST_TMP/d.log" &
   _p=$!
   wait_listening "$_p" || return 0
   sed -n 's/.*event=listening .* workers=\([0-9]*\).*/\1/p' "$TEST_TMP/d.log"
   kill "$_p"
-  wait "$_p" || :
+  wait "$_p" || echo "(SIGTERM ended it with status $?)" >>"$TEST_TMP/d.log"
+  grep -q 'event=exit clean=1' "$TEST_TMP/d.log" || echo "unclean" # SIGTERM right after listening stops it cleanly
 }
 cpus=$(nproc)
 [ "$cpus" -gt 64 ] && cpus=64
