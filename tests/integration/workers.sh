@@ -132,24 +132,23 @@ relay_stop || fail "relay exit status $?"
 
 # --- the default: one worker per CPU the relay may run on (its affinity mask, as nproc counts)
 wait_listening() { # PID: waits up to 60 s (a sanitizer build on a loaded machine) for d.log's event=listening
-  _i=0
-  while ! grep -q 'event=listening' "$TEST_TMP/d.log"; do
-    kill -0 "$1" 2>/dev/null || { wait "$1"; echo "(the relay exited with status $?)" >>"$TEST_TMP/d.log"; return 1; }
-    if [ $_i -ge 600 ]; then # say where it is stuck, then stop it
-      {
-        echo "(no event=listening line within 60 s; the relay, pid $1:"
-        grep -E '^(State|Threads|Cpus_allowed_list|voluntary_ctxt|nonvoluntary_ctxt)' "/proc/$1/status" 2>/dev/null
-        printf 'wchan: %s\n' "$(cat "/proc/$1/wchan" 2>/dev/null)"
-        command -v gdb >/dev/null && timeout 30 gdb -p "$1" -batch -ex 'thread apply all bt' 2>&1 | grep -E '^(#|Thread)'
-        echo ")"
-      } >>"$TEST_TMP/d.log"
-      kill -9 "$1" 2>/dev/null
-      wait "$1" 2>/dev/null
-      return 1
-    fi
-    sleep 0.1
-    _i=$((_i + 1))
-  done
+  RELAY_PID=$1 # default_workers runs in $(...): this stays in its subshell
+  wait_for_line "$TEST_TMP/d.log" 'event=listening' 60 && return 0
+  if ! kill -0 "$1" 2>/dev/null; then
+    wait "$1"
+    echo "(the relay exited with status $?)" >>"$TEST_TMP/d.log"
+    return 1
+  fi
+  { # say where it is stuck, then stop it
+    echo "(no event=listening line within 60 s; the relay, pid $1:"
+    grep -E '^(State|Threads|Cpus_allowed_list|voluntary_ctxt|nonvoluntary_ctxt)' "/proc/$1/status" 2>/dev/null
+    printf 'wchan: %s\n' "$(cat "/proc/$1/wchan" 2>/dev/null)"
+    command -v gdb >/dev/null && timeout 30 gdb -p "$1" -batch -ex 'thread apply all bt' 2>&1 | grep -E '^(#|Thread)'
+    echo ")"
+  } >>"$TEST_TMP/d.log"
+  kill -9 "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+  return 1
 }
 default_workers() { # [PREFIX...]: starts the relay on its default --workers, prints the workers= it logged
   # Emptied here, not by the child's 2>: else wait_listening can read the last run's line before the
