@@ -182,7 +182,6 @@ struct bench {
   /* figures */
   bench_samples latency_us, connect_us;
   bench_samples arrival_us;  /* send to the kernel's arrival of the frame's last datagram (no processing here) */
-  int64_t real_minus_mono;   /* CLOCK_REALTIME - the monotonic clock (ns), for the kernel's timestamps */
   bench_samples send_lag_us; /* how late the publishers' timers fired: this process's own delays */
   uint64_t frames_sent, frames_received, bytes_received, frames_corrupt, frames_out_of_order;
   uint64_t groups_out_of_order, groups_lost, frames_expected, tracks_ended;
@@ -201,21 +200,11 @@ struct bench {
 
 static uint64_t now_ns(void) { return uv_hrtime(); }
 
-/* CLOCK_REALTIME minus uv_hrtime's monotonic clock: the closest of a few readings taken back to back. */
-static int64_t realtime_offset(void) {
-  int64_t best = 0;
-  uint64_t best_gap = UINT64_MAX;
-  for (int i = 0; i < 5; i++) {
-    uint64_t a = uv_hrtime();
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t b = uv_hrtime();
-    if (b - a < best_gap) {
-      best_gap = b - a;
-      best = (int64_t)((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) - (int64_t)(a + (b - a) / 2);
-    }
-  }
-  return best;
+/* CLOCK_REALTIME now (ns): the clock of the kernel's receive timestamps. */
+static uint64_t realtime_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static void die_usage(const char *fmt, const char *arg) {
@@ -424,7 +413,10 @@ static void sub_frame(void *ud, group *g, size_t index) {
    * arrival time leaves out the time this process took to get to it. */
   uint64_t rx = udp_rx_time_ns();
   if (rx) {
-    int64_t arrived = (int64_t)rx - B->real_minus_mono;
+    /* The datagram's age on the realtime clock, read now, taken from now on the monotonic one: an
+     * offset between the clocks read once would move with every NTP slew or step during the run. */
+    uint64_t real = realtime_ns();
+    int64_t arrived = (int64_t)now - (real > rx ? (int64_t)(real - rx) : 0);
     bench_samples_add(&B->arrival_us, arrived > (int64_t)h.sent_ns ? (uint64_t)(arrived - (int64_t)h.sent_ns) / 1000 : 0);
   }
 }
@@ -1148,7 +1140,6 @@ int main(int argc, char **argv) {
   }
   quic_settings_default(&B->qs);
   B->qs.rx_timestamps = 1; /* arrival_us */
-  B->real_minus_mono = realtime_offset();
   origin_limits_default(&B->olim);
   /* Our origins only pass frames through: evict by age only, and abandon a track before one of its
    * groups can be that old (check_stalls). This keeps about 1.5 s of each track in memory per
