@@ -155,12 +155,8 @@ ok "@moq/net 0.3.4 over WebSocket (qmux-01.moq-lite-05 and forced subprotocols):
 # --- shutdown with a WebSocket session open: the relay closes it and exits cleanly
 (cd "$rundir" && exec node --experimental-websocket "$script" hold /anon held) >"$TEST_TMP/hold.out" 2>&1 &
 HOLD_PID=$!
-n=0
-while ! grep -q ready "$TEST_TMP/hold.out" 2>/dev/null; do
-    n=$((n + 1))
-    [ "$n" -lt 300 ] || fail "the holding client did not connect in 30 s: $(cat "$TEST_TMP/hold.out")"
-    sleep 0.1
-done
+wait_for_line "$TEST_TMP/hold.out" ready 30 ||
+    fail "the holding client did not connect in 30 s: $(cat "$TEST_TMP/hold.out")"
 wait_log_count 'event=broadcast_start path=anon/held' 1 20 || fail "the holding client did not publish"
 relay_stop
 src=$?
