@@ -778,7 +778,19 @@ static const http_server_callbacks http_callbacks = {.on_request = on_http_reque
 /* Life cycle */
 
 /* Frames are large and come and go with viewers: glibc keeps freed heap pages of its arenas unless
- * asked. Every 10 s, hand them back so the relay's memory follows its load. */
+ * asked. Every 10 s, hand them back so the relay's memory follows its load. Not in a build whose
+ * sanitizer brings its own allocator (ASan, TSan): glibc's arenas may then never have been set up,
+ * and malloc_trim reads their null top chunk (a SEGV in mtrim under --enable-asan). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RELAY_TRIM_HEAP 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define RELAY_TRIM_HEAP 0
+#endif
+#endif
+#ifndef RELAY_TRIM_HEAP
+#define RELAY_TRIM_HEAP 1
+#endif
 static void trim_fire(uv_timer_t *t) { malloc_trim(0); }
 
 static void timer_closed(uv_handle_t *h) { free(h); }
@@ -1041,7 +1053,7 @@ relay *relay_new_worker(uv_loop_t *loop, const relay_config *cfg, const relay_wo
     snprintf(err, errlen, "client TLS (--client-tls-*): %s", terr);
     goto fail_quic;
   }
-  if ((r->trim = malloc(sizeof *r->trim))) {
+  if (RELAY_TRIM_HEAP && (r->trim = malloc(sizeof *r->trim))) {
     uv_timer_init(loop, r->trim);
     uv_timer_start(r->trim, trim_fire, 10000, 10000);
     uv_unref((uv_handle_t *)r->trim); /* never keeps the loop alive */
