@@ -64,6 +64,7 @@ struct serve_sub {
   group_out *outs_tail; /* the oldest of outs */
   size_t open_bytes;    /* bytes written on the group streams in outs that were not reset: at least
                            what they still have queued, so shedding needs no walk while it is small */
+  int end_pending;      /* the track ended: the subscribe stream ends once outs and waiting are gone */
   uint64_t gate;        /* ticket of the on_subscribe / on_route answer awaited, 0 = none */
   int routing;          /* the awaited answer is on_route's */
   char *gate_path;      /* owned while gated: global broadcast path */

@@ -372,25 +372,37 @@ static void sink_group_done(void *ud, group *g) {
 
 static void serve_sub_free(moq_session *s, serve_sub *ss);
 
+/* Ends the subscribe stream of a track that ended cleanly: lite-05's END, then FIN. */
+static void sub_end(moq_session *s, serve_sub *ss) {
+  ss->end_pending = 0;
+  if (s->version >= MOQ_LITE_05) {
+    moq_subscribe_reply r = {.kind = MOQ_REPLY_END, .group = ss->replied ? ss->last_seq + 1 : 0};
+    moq_buf b;
+    moq_buf_init(&b);
+    if (moq_subscribe_reply_encode(&b, s->version, &r) >= 0) sess_send(s, ss->sid, &b);
+    moq_buf_free(&b);
+  }
+  sess_fin(s, ss->sid);
+  LOG_DBG("subscribe_end", "session=%s sub=%llu code=0", s->log_id, (unsigned long long)ss->id);
+}
+
+/* A track that ends cleanly ends its subscribe stream only once its group streams have closed
+ * (all their bytes delivered, or reset): the subscribe stream is sent before group streams, and a
+ * client that sees the track end first drops the groups it has not read yet. */
 static void sink_track_done(void *ud, uint64_t code) {
   serve_sub *ss = ud;
   moq_session *s = ss->s;
   track_unsubscribe(&ss->sink);
   if (s->closing || ss->sid < 0) return;
-  if (code == 0) {
-    if (s->version >= MOQ_LITE_05) {
-      moq_subscribe_reply r = {.kind = MOQ_REPLY_END, .group = ss->replied ? ss->last_seq + 1 : 0};
-      moq_buf b;
-      moq_buf_init(&b);
-      if (moq_subscribe_reply_encode(&b, s->version, &r) >= 0) sess_send(s, ss->sid, &b);
-      moq_buf_free(&b);
-    }
-    sess_fin(s, ss->sid);
+  if (code == 0 && (ss->outs || ss->waiting)) {
+    ss->end_pending = 1;
+  } else if (code == 0) {
+    sub_end(s, ss);
   } else {
     sess_reset(s, ss->sid, code);
+    LOG_DBG("subscribe_end", "session=%s sub=%llu code=%llu", s->log_id, (unsigned long long)ss->id,
+            (unsigned long long)code);
   }
-  LOG_DBG("subscribe_end", "session=%s sub=%llu code=%llu", s->log_id, (unsigned long long)ss->id,
-          (unsigned long long)code);
 }
 
 static const track_sink_ops serve_sink_ops = {
@@ -654,12 +666,14 @@ void serve_stream_gone(moq_session *s, mstream *st, int by_reset) {
 
 void serve_group_stream_closed(moq_session *s, mstream *st) {
   group_out *o = st->obj;
+  serve_sub *ss = o ? o->sub : NULL;
   if (o) {
-    if (o->sub) out_unlink(o->sub, o);
+    if (ss) out_unlink(ss, o);
     group_unref(o->g);
     free(o);
   }
   sess_stream_free(s, st);
+  if (ss && ss->end_pending && !ss->outs && !ss->waiting && ss->sid >= 0 && !s->closing) sub_end(s, ss);
 }
 
 void serve_retry_pending(moq_session *s) {

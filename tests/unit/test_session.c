@@ -1,0 +1,225 @@
+/* Unit tests: a relay-side moq-lite session on a fake transport that records
+ * what the session asks of it. Here: a track that ends cleanly ends its
+ * subscribe stream only after its group streams have closed, so a client never
+ * sees the end of the track before the last group. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "moq/session.h"
+#include "source_log.h"
+
+/* The fake transport: every call appended to log as "op:sid " (stream ids as
+ * QUIC numbers them). */
+typedef struct fake_tr {
+  char log[4096];
+  int64_t next_uni;
+} fake_tr;
+
+static void note(fake_tr *f, const char *op, int64_t sid) {
+  size_t n = strlen(f->log);
+  snprintf(f->log + n, sizeof f->log - n, "%s:%lld ", op, (long long)sid);
+}
+static int64_t t_open_bidi(void *ctx) {
+  (void)ctx;
+  return -1;
+}
+static int64_t t_open_uni(void *ctx) {
+  fake_tr *f = ctx;
+  int64_t sid = f->next_uni;
+  f->next_uni += 4;
+  note(f, "open", sid);
+  return sid;
+}
+static int t_write(void *ctx, int64_t sid, chunk *c, size_t off, size_t len) {
+  (void)c, (void)off, (void)len;
+  note(ctx, "write", sid);
+  return 0;
+}
+static int t_finish(void *ctx, int64_t sid) {
+  note(ctx, "fin", sid);
+  return 0;
+}
+static int t_reset(void *ctx, int64_t sid, uint64_t code) {
+  (void)code;
+  note(ctx, "reset", sid);
+  return 0;
+}
+static int t_stop(void *ctx, int64_t sid, uint64_t code) {
+  (void)code;
+  note(ctx, "stop", sid);
+  return 0;
+}
+static size_t t_queued(void *ctx, int64_t sid) {
+  (void)ctx, (void)sid;
+  return 0;
+}
+static void t_close(void *ctx, uint64_t code, const char *reason) {
+  (void)code, (void)reason;
+  note(ctx, "close", 0);
+}
+
+typedef struct rig {
+  fake_tr f;
+  origin *o;
+  source_log src;
+  broadcast_source bs;
+  broadcast *b;
+  moq_session *s;
+} rig;
+
+/* A lite-04 or lite-05 relay session (no setup exchanged: the root is "/") with
+ * the broadcast "live" in its origin, published by src. */
+static void rig_start(rig *r, const char *alpn) {
+  memset(r, 0, sizeof *r);
+  r->f.next_uni = 3; /* server-initiated uni */
+  r->o = origin_new(NULL, NULL, NULL);
+  r->bs = (broadcast_source){
+      .subscribe = src_sub, .unsubscribe = src_unsub, .replaced = src_replaced, .user_data = &r->src};
+  r->b = origin_publish(r->o, "live", NULL, 0, &r->bs);
+  ck_assert_ptr_nonnull(r->b);
+  moq_transport tr = {.open_bidi = t_open_bidi,
+                      .open_uni = t_open_uni,
+                      .write = t_write,
+                      .finish = t_finish,
+                      .reset = t_reset,
+                      .stop = t_stop,
+                      .queued = t_queued,
+                      .close = t_close,
+                      .ctx = &r->f};
+  moq_session_config cfg = {.is_server = 1, .alpn = alpn, .log_id = "t"};
+  r->s = moq_session_new(&cfg, &tr, r->o, NULL, NULL);
+  ck_assert_ptr_nonnull(r->s);
+  const char *all[] = {""};
+  moq_grants g = {.subscribe = all, .n_subscribe = 1};
+  ck_assert_int_eq(moq_session_set_grants(r->s, "", &g), 0);
+  moq_session_start(r->s);
+  if (strcmp(alpn, "moq-lite-05") == 0) { /* the client's SETUP on its first uni stream */
+    moq_buf b;
+    moq_buf_init(&b);
+    moq_setup m = {.has_path = true, .path = moq_str_c("/")};
+    ck_assert_int_ge(moq_uni_type_encode(&b, MOQ_LITE_05, MOQ_UNI_SETUP), 0);
+    ck_assert_int_ge(moq_setup_encode(&b, MOQ_LITE_05, &m), 0);
+    moq_session_on_stream_data(r->s, 2, b.data, b.len, 1);
+    moq_buf_free(&b);
+    ck_assert_int_eq(moq_session_version(r->s), MOQ_LITE_05);
+  }
+}
+
+static void rig_stop(rig *r) {
+  moq_session_on_transport_closed(r->s, 0, "done");
+  origin_free(r->o);
+}
+
+/* The peer opens bidi stream 0 and subscribes to live/video. */
+static void subscribe(rig *r, moq_version v) {
+  moq_buf b;
+  moq_buf_init(&b);
+  moq_subscribe m = {.id = 1, .path = moq_str_c("live"), .track = moq_str_c("video")};
+  ck_assert_int_ge(moq_bidi_type_encode(&b, v, MOQ_BIDI_SUBSCRIBE), 0);
+  ck_assert_int_ge(moq_subscribe_encode(&b, v, &m), 0);
+  moq_session_on_stream_data(r->s, 0, b.data, b.len, 0);
+  moq_buf_free(&b);
+  ck_assert_int_eq(r->src.subscribes, 1);
+  ck_assert_ptr_nonnull(r->src.last);
+}
+
+static void publish_group(track *t, uint64_t seq, const char *payload) {
+  group *g = track_group_begin(t, seq);
+  ck_assert_ptr_nonnull(g);
+  chunk *c = chunk_from(payload, strlen(payload));
+  ck_assert_int_eq(group_frame_append(g, c, 0), 0);
+  chunk_unref(c);
+  group_finish(g, 0);
+}
+
+static void last_group_before_end(const char *alpn, moq_version v) {
+  rig r;
+  rig_start(&r, alpn);
+  subscribe(&r, v);
+  track *t = r.src.last;
+  int64_t g0 = r.f.next_uni, g1 = g0 + 4;
+  char fin0[32], fin1[32];
+  snprintf(fin0, sizeof fin0, "fin:%lld ", (long long)g0);
+  snprintf(fin1, sizeof fin1, "fin:%lld ", (long long)g1);
+  publish_group(t, 0, "alpha");
+  publish_group(t, 1, "omega");
+  ck_assert_ptr_nonnull(strstr(r.f.log, fin0));
+  ck_assert_ptr_nonnull(strstr(r.f.log, fin1));
+  r.f.log[0] = 0;
+  track_finish(t, 0);
+  /* Both group streams have queued FIN but are not closed: the subscribe stream
+   * stays open. */
+  ck_assert_ptr_null(strstr(r.f.log, "fin:0 "));
+  ck_assert_ptr_null(strstr(r.f.log, "reset:0 "));
+  moq_session_on_stream_closed(r.s, g1);
+  ck_assert_ptr_null(strstr(r.f.log, "fin:0 "));
+  moq_session_on_stream_closed(r.s, g0);
+  /* lite-05 writes END before the FIN; lite-04 only finishes. */
+  ck_assert_str_eq(r.f.log, v >= MOQ_LITE_05 ? "write:0 fin:0 " : "fin:0 ");
+  rig_stop(&r);
+}
+
+START_TEST(test_end_after_groups_lite04) { last_group_before_end("moq-lite-04", MOQ_LITE_04); }
+END_TEST
+
+START_TEST(test_end_after_groups_lite05) { last_group_before_end("moq-lite-05", MOQ_LITE_05); }
+END_TEST
+
+/* No group in flight: the end goes at once. */
+START_TEST(test_end_at_once_without_groups) {
+  rig r;
+  rig_start(&r, "moq-lite-04");
+  subscribe(&r, MOQ_LITE_04);
+  r.f.log[0] = 0;
+  track_finish(r.src.last, 0);
+  ck_assert_str_eq(r.f.log, "fin:0 ");
+  rig_stop(&r);
+}
+END_TEST
+
+/* An error ends the subscription at once, without waiting for the groups. */
+START_TEST(test_error_end_at_once) {
+  rig r;
+  rig_start(&r, "moq-lite-04");
+  subscribe(&r, MOQ_LITE_04);
+  publish_group(r.src.last, 0, "alpha");
+  r.f.log[0] = 0;
+  track_finish(r.src.last, MOQ_CODE_DROPPED);
+  ck_assert_ptr_nonnull(strstr(r.f.log, "reset:0 "));
+  rig_stop(&r);
+}
+END_TEST
+
+/* The subscriber cancels while the end waits: nothing is sent for the gone
+ * subscription later. */
+START_TEST(test_cancel_while_end_waits) {
+  rig r;
+  rig_start(&r, "moq-lite-04");
+  subscribe(&r, MOQ_LITE_04);
+  publish_group(r.src.last, 0, "alpha");
+  track_finish(r.src.last, 0);
+  moq_session_on_stream_reset(r.s, 0, MOQ_CODE_CANCEL);
+  r.f.log[0] = 0;
+  moq_session_on_stream_closed(r.s, 3);
+  ck_assert_str_eq(r.f.log, "");
+  rig_stop(&r);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("session");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, test_end_after_groups_lite04);
+  tcase_add_test(tc, test_end_after_groups_lite05);
+  tcase_add_test(tc, test_end_at_once_without_groups);
+  tcase_add_test(tc, test_error_end_at_once);
+  tcase_add_test(tc, test_cancel_while_end_waits);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
