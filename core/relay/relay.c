@@ -1053,7 +1053,8 @@ relay *relay_new_worker(uv_loop_t *loop, const relay_config *cfg, const relay_wo
     snprintf(err, errlen, "client TLS (--client-tls-*): %s", terr);
     goto fail_quic;
   }
-  if (RELAY_TRIM_HEAP && (r->trim = malloc(sizeof *r->trim))) {
+  /* malloc_trim works on every arena of the process: worker 0 trims for all */
+  if (RELAY_TRIM_HEAP && (!spec || spec->index == 0) && (r->trim = malloc(sizeof *r->trim))) {
     uv_timer_init(loop, r->trim);
     uv_timer_start(r->trim, trim_fire, 10000, 10000);
     uv_unref((uv_handle_t *)r->trim); /* never keeps the loop alive */

@@ -26,6 +26,20 @@ done
 for i in 1 2 3; do node_wait "leaf$i" "registered with root localhost:$P0" 1 10 || fail "leaf$i did not register"; done
 node_wait root 'msg="registered localhost:' 3 5 || fail "the root did not register three leaves"
 ok "three leaves registered with the root"
+# /cluster is answered by the root's worker 0: it proves the members are shared between workers only
+# if one registered on worker 1. All three land on worker 0 1 time in 8: then leaf3 reconnects.
+tries=0
+while ! grep -q 'event=session_accepted .* cluster=1 worker=1$' "$(node_log root)"; do
+  tries=$((tries + 1))
+  [ $tries -le 8 ] || fail "9 registrations in a row landed on the root's worker 0"
+  had=$(grep -c 'registered with root' "$(node_log leaf3)")
+  node_stop leaf3
+  node_wait root 'msg="unregistered localhost:'"$P3" "$tries" 10 || fail "the root kept the stopped leaf3"
+  # shellcheck disable=SC2086
+  node_start leaf3 "$P3" $common --cluster-root "localhost:$P0"
+  node_wait leaf3 'registered with root' $((had + 1)) 10 || fail "leaf3 did not register again"
+  node_wait root 'msg="registered localhost:' $((3 + tries)) 5 || fail "the root did not register leaf3 again"
+done
 members=$(cluster_json root "$P0" | sed -n 's/.*"members":\[\(.*\)\],"nodes".*/\1/p' | grep -o '"node":"localhost:[0-9]*"' | sort -u | wc -l)
 [ "$members" -eq 3 ] || fail "the root's /cluster lists $members members: $(cluster_json root "$P0")"
 ok "the root's /cluster lists the three members, whichever worker admitted them"
