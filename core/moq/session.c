@@ -108,6 +108,7 @@ moq_session *moq_session_new(const moq_session_config *cfg, const moq_transport 
   if (!s->cfg.max_streams_pending) s->cfg.max_streams_pending = 16;
   if (!s->cfg.slow_ms) s->cfg.slow_ms = 2000;
   if (!s->cfg.max_queued) s->cfg.max_queued = 4u << 20;
+  if (!s->cfg.end_grace_ms) s->cfg.end_grace_ms = 250;
   if (!s->cfg.max_subscriptions) s->cfg.max_subscriptions = 1024;
   if (!s->cfg.max_announce_interests) s->cfg.max_announce_interests = 64;
   s->cfg.log_id = NULL;
@@ -645,4 +646,9 @@ void moq_session_on_streams_available(moq_session *s) {
   if (s->closing) return;
   consume_retry_pending(s);
   serve_retry_pending(s);
+}
+
+void moq_session_wakeup(moq_session *s) {
+  if (s->closing) return;
+  serve_wakeup(s);
 }

@@ -80,6 +80,9 @@ typedef struct moq_session_events {
   int (*on_route)(moq_session *s, const char *path, uint64_t ticket, void *user_data);
   /* The session ended (the transport is closing or closed); it is freed after this returns. */
   void (*on_closed)(moq_session *s, uint64_t code, const char *reason, void *user_data);
+  /* The session wants moq_session_wakeup called in about delay_ms (each call replaces the last
+   * wish). Without this callback nothing waits: what would wait for the wake-up happens at once. */
+  void (*want_wakeup)(moq_session *s, uint64_t delay_ms, void *user_data);
 } moq_session_events;
 
 typedef struct moq_session_config {
@@ -95,6 +98,8 @@ typedef struct moq_session_config {
   size_t max_queued;        /* bytes queued per subscription before old groups are reset (4 MiB) */
   size_t max_subscriptions; /* the peer's open subscriptions; beyond, BoundsExceeded (default 1024) */
   size_t max_announce_interests; /* the peer's open announce requests (default 64) */
+  int64_t end_grace_ms;     /* a track that ends cleanly ends its subscriptions this long after their
+                               last group stream closed (default 250; negative: at once) */
   const char *log_id;       /* for logs (borrowed, copied) */
   int imports_shared;       /* client: the broadcasts it imports are shared with the other workers
                                (a relay's cluster links); else they stay on this one */
@@ -160,6 +165,8 @@ void moq_session_on_stream_reset(moq_session *s, int64_t sid, uint64_t code);
 void moq_session_on_stream_stop(moq_session *s, int64_t sid, uint64_t code);
 void moq_session_on_stream_closed(moq_session *s, int64_t sid);
 void moq_session_on_streams_available(moq_session *s);
+/* The delay asked for by want_wakeup has passed (early or spurious calls are harmless). */
+void moq_session_wakeup(moq_session *s);
 /* The transport is ready (handshake done): starts the version's session opening. */
 void moq_session_start(moq_session *s);
 /* The transport closed: ends everything and frees the session (events->on_closed first). */

@@ -64,7 +64,9 @@ struct serve_sub {
   group_out *outs_tail; /* the oldest of outs */
   size_t open_bytes;    /* bytes written on the group streams in outs that were not reset: at least
                            what they still have queued, so shedding needs no walk while it is small */
-  int end_pending;      /* the track ended: the subscribe stream ends once outs and waiting are gone */
+  int end_pending;      /* the track ended cleanly: the subscribe stream ends once outs and waiting
+                           are gone, and end_grace_ms after the last group stream closed */
+  uint64_t last_closed_ms; /* when the last group stream of outs closed (0: none yet) */
   uint64_t gate;        /* ticket of the on_subscribe / on_route answer awaited, 0 = none */
   int routing;          /* the awaited answer is on_route's */
   char *gate_path;      /* owned while gated: global broadcast path */
@@ -201,6 +203,7 @@ int serve_track_open(moq_session *s, mstream *st);
 void serve_stream_gone(moq_session *s, mstream *st, int by_reset);
 void serve_group_stream_closed(moq_session *s, mstream *st);
 void serve_retry_pending(moq_session *s);
+void serve_wakeup(moq_session *s);
 void serve_free_all(moq_session *s);
 
 /* session_consume.c: we ask, the peer answers into the origin */

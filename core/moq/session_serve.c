@@ -386,18 +386,40 @@ static void sub_end(moq_session *s, serve_sub *ss) {
   LOG_DBG("subscribe_end", "session=%s sub=%llu code=0", s->log_id, (unsigned long long)ss->id);
 }
 
-/* A track that ends cleanly ends its subscribe stream only once its group streams have closed
- * (all their bytes delivered, or reset): the subscribe stream is sent before group streams, and a
- * client that sees the track end first drops the groups it has not read yet. */
+/* A cleanly ended subscription ends once its group streams are closed (all their bytes delivered,
+ * or reset) and end_grace_ms after the last one closed: the subscribe stream is sent before group
+ * streams, and a client such as @moq/lite that sees the track end first drops the groups it has not
+ * parsed yet, even those whose bytes it holds. Returns how long ss must still wait (0: no wait). */
+static uint64_t sub_try_end(moq_session *s, serve_sub *ss) {
+  if (!ss->end_pending || ss->outs || ss->waiting || ss->sid < 0 || s->closing) return 0;
+  if (s->cfg.end_grace_ms > 0 && ss->last_closed_ms && s->ev && s->ev->want_wakeup) {
+    uint64_t now = sess_now_ms(), at = ss->last_closed_ms + (uint64_t)s->cfg.end_grace_ms;
+    if (now < at) return at - now;
+  }
+  sub_end(s, ss);
+  return 0;
+}
+
+/* Ends the subscriptions whose time has come and asks to be woken for the next one. */
+static void serve_schedule(moq_session *s) {
+  uint64_t soonest = 0;
+  for (serve_sub *ss = s->serves; ss; ss = ss->next) {
+    uint64_t wait = sub_try_end(s, ss);
+    if (wait && (!soonest || wait < soonest)) soonest = wait;
+  }
+  if (soonest) s->ev->want_wakeup(s, soonest, s->user_data);
+}
+
+void serve_wakeup(moq_session *s) { serve_schedule(s); }
+
 static void sink_track_done(void *ud, uint64_t code) {
   serve_sub *ss = ud;
   moq_session *s = ss->s;
   track_unsubscribe(&ss->sink);
   if (s->closing || ss->sid < 0) return;
-  if (code == 0 && (ss->outs || ss->waiting)) {
+  if (code == 0) {
     ss->end_pending = 1;
-  } else if (code == 0) {
-    sub_end(s, ss);
+    serve_schedule(s);
   } else {
     sess_reset(s, ss->sid, code);
     LOG_DBG("subscribe_end", "session=%s sub=%llu code=%llu", s->log_id, (unsigned long long)ss->id,
@@ -668,12 +690,15 @@ void serve_group_stream_closed(moq_session *s, mstream *st) {
   group_out *o = st->obj;
   serve_sub *ss = o ? o->sub : NULL;
   if (o) {
-    if (ss) out_unlink(ss, o);
+    if (ss) {
+      out_unlink(ss, o);
+      ss->last_closed_ms = sess_now_ms();
+    }
     group_unref(o->g);
     free(o);
   }
   sess_stream_free(s, st);
-  if (ss && ss->end_pending && !ss->outs && !ss->waiting && ss->sid >= 0 && !s->closing) sub_end(s, ss);
+  if (ss && ss->end_pending) serve_schedule(s);
 }
 
 void serve_retry_pending(moq_session *s) {

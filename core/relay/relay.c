@@ -87,6 +87,7 @@ typedef struct relay_session {
   int cluster_peer;
   int counted;              /* counted in per_address under remote */
   uv_timer_t *expiry;       /* owned (closed with the session): the token's exp */
+  uv_timer_t *wake;         /* owned (closed with the session): the session's want_wakeup */
 } relay_session;
 
 /* A raw QUIC session (the binding first: it is what the QUIC side hands back). */
@@ -134,6 +135,21 @@ static void expiry_set(relay_session *rs, int64_t expires) {
     rs->expiry->data = rs;
   }
   uv_timer_start(rs->expiry, expiry_fire, ms, 0);
+}
+
+static void wake_fire(uv_timer_t *t) {
+  relay_session *rs = t->data;
+  if (rs_session(rs)) moq_session_wakeup(rs_session(rs));
+}
+
+static void session_want_wakeup(moq_session *s, uint64_t delay_ms, void *ud) {
+  relay_session *rs = ud;
+  if (!rs->wake) {
+    if (!(rs->wake = malloc(sizeof *rs->wake))) return; /* out of memory: it waits for the session's end */
+    uv_timer_init(rs->r->loop, rs->wake);
+    rs->wake->data = rs;
+  }
+  uv_timer_start(rs->wake, wake_fire, delay_ms, 0);
 }
 
 static void refuse(relay_session *rs, uint64_t code, const char *reason, const char *plugin) {
@@ -348,7 +364,8 @@ static int session_route(moq_session *s, const char *path, uint64_t ticket, void
 static const moq_session_events session_events = {.on_path = session_path,
                                                   .on_announce = session_announce,
                                                   .on_subscribe = session_subscribe,
-                                                  .on_route = session_route};
+                                                  .on_route = session_route,
+                                                  .want_wakeup = session_want_wakeup};
 
 /* The session settings every transport shares: the configured limits. */
 static void session_config(const relay *r, moq_session_config *sc, moq_limits *ml) {
@@ -421,6 +438,10 @@ static void rs_release(relay_session *rs, uint64_t code, const char *reason) {
   if (rs->expiry) {
     uv_timer_stop(rs->expiry);
     uv_close((uv_handle_t *)rs->expiry, expiry_closed);
+  }
+  if (rs->wake) {
+    uv_timer_stop(rs->wake);
+    uv_close((uv_handle_t *)rs->wake, expiry_closed);
   }
   hook_session_free(&rs->hs);
 }

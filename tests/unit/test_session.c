@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "moq/session.h"
 #include "source_log.h"
@@ -60,6 +62,12 @@ static void t_close(void *ctx, uint64_t code, const char *reason) {
   note(ctx, "close", 0);
 }
 
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 typedef struct rig {
   fake_tr f;
   origin *o;
@@ -71,7 +79,15 @@ typedef struct rig {
 
 /* A lite-04 or lite-05 relay session (no setup exchanged: the root is "/") with
  * the broadcast "live" in its origin, published by src. */
-static void rig_start(rig *r, const char *alpn) {
+static uint64_t wanted_ms; /* the last want_wakeup delay (0: none asked) */
+static void want_wakeup(moq_session *s, uint64_t delay_ms, void *ud) {
+  (void)s, (void)ud;
+  wanted_ms = delay_ms;
+}
+static const moq_session_events wake_events = {.want_wakeup = want_wakeup};
+
+/* grace: the session's end_grace_ms; with a grace the session may ask for wake-ups. */
+static void rig_start_grace(rig *r, const char *alpn, int64_t grace) {
   memset(r, 0, sizeof *r);
   r->f.next_uni = 3; /* server-initiated uni */
   r->o = origin_new(NULL, NULL, NULL);
@@ -88,8 +104,9 @@ static void rig_start(rig *r, const char *alpn) {
                       .queued = t_queued,
                       .close = t_close,
                       .ctx = &r->f};
-  moq_session_config cfg = {.is_server = 1, .alpn = alpn, .log_id = "t"};
-  r->s = moq_session_new(&cfg, &tr, r->o, NULL, NULL);
+  moq_session_config cfg = {.is_server = 1, .alpn = alpn, .log_id = "t", .end_grace_ms = grace};
+  wanted_ms = 0;
+  r->s = moq_session_new(&cfg, &tr, r->o, grace ? &wake_events : NULL, NULL);
   ck_assert_ptr_nonnull(r->s);
   const char *all[] = {""};
   moq_grants g = {.subscribe = all, .n_subscribe = 1};
@@ -106,6 +123,8 @@ static void rig_start(rig *r, const char *alpn) {
     ck_assert_int_eq(moq_session_version(r->s), MOQ_LITE_05);
   }
 }
+
+static void rig_start(rig *r, const char *alpn) { rig_start_grace(r, alpn, 0); }
 
 static void rig_stop(rig *r) {
   moq_session_on_transport_closed(r->s, 0, "done");
@@ -208,6 +227,60 @@ START_TEST(test_cancel_while_end_waits) {
 }
 END_TEST
 
+/* With an owner that can wake it, the end also waits end_grace_ms after the last group stream closed:
+ * a client that holds the last group's bytes has time to parse them before the track ends. */
+START_TEST(test_end_grace) {
+  rig r;
+  rig_start_grace(&r, "moq-lite-04", 40);
+  subscribe(&r, MOQ_LITE_04);
+  track *t = r.src.last;
+  int64_t g0 = r.f.next_uni;
+  publish_group(t, 0, "alpha");
+  track_finish(t, 0);
+  r.f.log[0] = 0;
+  uint64_t t0 = now_ms();
+  moq_session_on_stream_closed(r.s, g0);
+  ck_assert_str_eq(r.f.log, "");
+  ck_assert(wanted_ms > 0 && wanted_ms <= 40);
+  moq_session_wakeup(r.s); /* early: nothing yet */
+  if (now_ms() - t0 < 40) ck_assert_str_eq(r.f.log, "");
+  while (now_ms() - t0 <= 41) usleep(2000);
+  moq_session_wakeup(r.s);
+  ck_assert_str_eq(r.f.log, "fin:0 ");
+  rig_stop(&r);
+}
+END_TEST
+
+/* A track that ends long after its last group closed ends its subscriptions at once; one that ends
+ * right after it waits out the rest of the grace. */
+START_TEST(test_end_grace_from_last_close) {
+  rig r;
+  rig_start_grace(&r, "moq-lite-04", 40);
+  subscribe(&r, MOQ_LITE_04);
+  track *t = r.src.last;
+  int64_t g0 = r.f.next_uni;
+  publish_group(t, 0, "alpha");
+  moq_session_on_stream_closed(r.s, g0);
+  r.f.log[0] = 0;
+  track_finish(t, 0);
+  ck_assert_str_eq(r.f.log, "");
+  ck_assert(wanted_ms > 0 && wanted_ms <= 40);
+  rig_stop(&r);
+
+  rig_start_grace(&r, "moq-lite-04", 10);
+  subscribe(&r, MOQ_LITE_04);
+  t = r.src.last;
+  g0 = r.f.next_uni;
+  publish_group(t, 0, "alpha");
+  moq_session_on_stream_closed(r.s, g0);
+  usleep(15000);
+  r.f.log[0] = 0;
+  track_finish(t, 0);
+  ck_assert_str_eq(r.f.log, "fin:0 ");
+  rig_stop(&r);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("session");
   TCase *tc = tcase_create("core");
@@ -216,6 +289,8 @@ int main(void) {
   tcase_add_test(tc, test_end_at_once_without_groups);
   tcase_add_test(tc, test_error_end_at_once);
   tcase_add_test(tc, test_cancel_while_end_waits);
+  tcase_add_test(tc, test_end_grace);
+  tcase_add_test(tc, test_end_grace_from_last_close);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
