@@ -153,6 +153,15 @@ static void publish_group(track *t, uint64_t seq, const char *payload) {
   group_finish(g, 0);
 }
 
+/* A lite-04 session subscribed to live/video, whose one group "alpha" is written: its stream id. */
+static int64_t rig_one_group(rig *r, int64_t grace) {
+  rig_start_grace(r, "moq-lite-04", grace);
+  subscribe(r, MOQ_LITE_04);
+  int64_t g0 = r->f.next_uni;
+  publish_group(r->src.last, 0, "alpha");
+  return g0;
+}
+
 static void last_group_before_end(const char *alpn, moq_version v) {
   rig r;
   rig_start(&r, alpn);
@@ -201,9 +210,7 @@ END_TEST
 /* An error ends the subscription at once, without waiting for the groups. */
 START_TEST(test_error_end_at_once) {
   rig r;
-  rig_start(&r, "moq-lite-04");
-  subscribe(&r, MOQ_LITE_04);
-  publish_group(r.src.last, 0, "alpha");
+  rig_one_group(&r, 0);
   r.f.log[0] = 0;
   track_finish(r.src.last, MOQ_CODE_DROPPED);
   ck_assert_ptr_nonnull(strstr(r.f.log, "reset:0 "));
@@ -215,13 +222,11 @@ END_TEST
  * subscription later. */
 START_TEST(test_cancel_while_end_waits) {
   rig r;
-  rig_start(&r, "moq-lite-04");
-  subscribe(&r, MOQ_LITE_04);
-  publish_group(r.src.last, 0, "alpha");
+  int64_t g0 = rig_one_group(&r, 0);
   track_finish(r.src.last, 0);
   moq_session_on_stream_reset(r.s, 0, MOQ_CODE_CANCEL);
   r.f.log[0] = 0;
-  moq_session_on_stream_closed(r.s, 3);
+  moq_session_on_stream_closed(r.s, g0);
   ck_assert_str_eq(r.f.log, "");
   rig_stop(&r);
 }
@@ -231,12 +236,8 @@ END_TEST
  * a client that holds the last group's bytes has time to parse them before the track ends. */
 START_TEST(test_end_grace) {
   rig r;
-  rig_start_grace(&r, "moq-lite-04", 40);
-  subscribe(&r, MOQ_LITE_04);
-  track *t = r.src.last;
-  int64_t g0 = r.f.next_uni;
-  publish_group(t, 0, "alpha");
-  track_finish(t, 0);
+  int64_t g0 = rig_one_group(&r, 40);
+  track_finish(r.src.last, 0);
   r.f.log[0] = 0;
   uint64_t t0 = now_ms();
   moq_session_on_stream_closed(r.s, g0);
@@ -251,31 +252,23 @@ START_TEST(test_end_grace) {
 }
 END_TEST
 
-/* A track that ends long after its last group closed ends its subscriptions at once; one that ends
- * right after it waits out the rest of the grace. */
+/* A track that ends right after its last group stream closed waits out the rest of the grace; one
+ * that ends after the grace ends its subscriptions at once. */
 START_TEST(test_end_grace_from_last_close) {
   rig r;
-  rig_start_grace(&r, "moq-lite-04", 40);
-  subscribe(&r, MOQ_LITE_04);
-  track *t = r.src.last;
-  int64_t g0 = r.f.next_uni;
-  publish_group(t, 0, "alpha");
+  int64_t g0 = rig_one_group(&r, 40);
   moq_session_on_stream_closed(r.s, g0);
   r.f.log[0] = 0;
-  track_finish(t, 0);
+  track_finish(r.src.last, 0);
   ck_assert_str_eq(r.f.log, "");
   ck_assert(wanted_ms > 0 && wanted_ms <= 40);
   rig_stop(&r);
 
-  rig_start_grace(&r, "moq-lite-04", 10);
-  subscribe(&r, MOQ_LITE_04);
-  t = r.src.last;
-  g0 = r.f.next_uni;
-  publish_group(t, 0, "alpha");
+  g0 = rig_one_group(&r, 10);
   moq_session_on_stream_closed(r.s, g0);
   usleep(15000);
   r.f.log[0] = 0;
-  track_finish(t, 0);
+  track_finish(r.src.last, 0);
   ck_assert_str_eq(r.f.log, "fin:0 ");
   rig_stop(&r);
 }
