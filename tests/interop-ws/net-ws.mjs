@@ -9,7 +9,7 @@
 // Environment: as lite-ws.mjs (RELAY_HTTP_PORT, RELAY_PORT, RELAY_CA, RELAY_LOG, MOQ_CLI,
 // MOQ_INTEROP_TIMEOUT_MS, MOQ_LITE_WS_ONLY).
 
-import { HTTP_PORT, QUIC_PORT, T, cli, quietConsole, relayLog, runChecks, sha, sleep, timeout, url, waitLog } from "./harness.mjs";
+import { HTTP_PORT, QUIC_PORT, T, cli, countLog, quietConsole, relayLog, runChecks, sha, sleep, timeout, url, waitLog } from "./harness.mjs";
 
 if (typeof globalThis.WebSocket !== "function") {
   process.stderr.write("net-ws: no WebSocket global (run node with --experimental-websocket)\n");
@@ -214,9 +214,15 @@ check("fan-out: 3 @moq/net subscribers over one upstream subscription", async ()
   const pc = await netConnect("/anon");
   const pub = new NetPublisher(pc, "nfan");
   await pub.started();
+  const subscribed = /event=subscribe session=\S+ id=\d+ path=anon\/nfan track=data/;
+  const before = countLog(subscribed);
   const subs = [];
   for (let i = 0; i < 3; i++) subs.push(netSub(await netConnect("/anon"), "nfan", "data"));
   const reading = subs.map((t, i) => readGroups(t, 4, `subscriber ${i}`));
+  // A subscriber starts at the latest group: the first group goes out only once all three
+  // subscriptions reached the relay (a slow one would start at the second group).
+  for (const until = Date.now() + T; countLog(subscribed) < before + 3; await sleep(20))
+    if (Date.now() > until) throw new Error(`${countLog(subscribed) - before} of 3 subscriptions reached the relay`);
   const sent = new Map();
   for (let i = 0; i < 4; i++) {
     const frames = [bytes(20000 + i, i)];
