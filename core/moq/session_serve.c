@@ -401,7 +401,7 @@ static uint64_t sub_try_end(moq_session *s, serve_sub *ss) {
 }
 
 /* Ends the subscriptions whose time has come and asks to be woken for the next one. */
-static void serve_schedule(moq_session *s) {
+void serve_wakeup(moq_session *s) {
   uint64_t soonest = 0;
   for (serve_sub *ss = s->serves; ss; ss = ss->next) {
     uint64_t wait = sub_try_end(s, ss);
@@ -410,8 +410,6 @@ static void serve_schedule(moq_session *s) {
   if (soonest) s->ev->want_wakeup(s, soonest, s->user_data);
 }
 
-void serve_wakeup(moq_session *s) { serve_schedule(s); }
-
 static void sink_track_done(void *ud, uint64_t code) {
   serve_sub *ss = ud;
   moq_session *s = ss->s;
@@ -419,7 +417,7 @@ static void sink_track_done(void *ud, uint64_t code) {
   if (s->closing || ss->sid < 0) return;
   if (code == 0) {
     ss->end_pending = 1;
-    serve_schedule(s);
+    serve_wakeup(s);
   } else {
     sess_reset(s, ss->sid, code);
     LOG_DBG("subscribe_end", "session=%s sub=%llu code=%llu", s->log_id, (unsigned long long)ss->id,
@@ -698,7 +696,7 @@ void serve_group_stream_closed(moq_session *s, mstream *st) {
     free(o);
   }
   sess_stream_free(s, st);
-  if (ss && ss->end_pending) serve_schedule(s);
+  if (ss && ss->end_pending) serve_wakeup(s);
 }
 
 void serve_retry_pending(moq_session *s) {

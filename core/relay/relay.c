@@ -117,7 +117,25 @@ typedef struct gate_ctx { /* one pending announce, subscribe or route decision *
 
 static moq_session *rs_session(const relay_session *rs) { return rs->session ? *rs->session : NULL; }
 
-static void expiry_closed(uv_handle_t *h) { free(h); }
+static void timer_closed(uv_handle_t *h) { free(h); }
+
+/* Stops one of our malloc'd timers and frees it once libuv has closed it; *t becomes NULL. */
+static void timer_free(uv_timer_t **t) {
+  if (!*t) return;
+  uv_timer_stop(*t);
+  uv_close((uv_handle_t *)*t, timer_closed);
+  *t = NULL;
+}
+
+/* (Re)starts one of rs's timers, made on first use (nothing when memory is short): fire in ms. */
+static void rs_timer_start(relay_session *rs, uv_timer_t **t, uv_timer_cb fire, uint64_t ms) {
+  if (!*t) {
+    if (!(*t = malloc(sizeof **t))) return;
+    uv_timer_init(rs->r->loop, *t);
+    (*t)->data = rs;
+  }
+  uv_timer_start(*t, fire, ms, 0);
+}
 
 static void expiry_fire(uv_timer_t *t) {
   relay_session *rs = t->data;
@@ -129,12 +147,7 @@ static void expiry_set(relay_session *rs, int64_t expires) {
   if (expires <= 0) return;
   int64_t now = (int64_t)time(NULL);
   uint64_t ms = expires > now ? (uint64_t)(expires - now) * 1000 : 0;
-  if (!rs->expiry) {
-    if (!(rs->expiry = malloc(sizeof *rs->expiry))) return;
-    uv_timer_init(rs->r->loop, rs->expiry);
-    rs->expiry->data = rs;
-  }
-  uv_timer_start(rs->expiry, expiry_fire, ms, 0);
+  rs_timer_start(rs, &rs->expiry, expiry_fire, ms);
 }
 
 static void wake_fire(uv_timer_t *t) {
@@ -144,12 +157,7 @@ static void wake_fire(uv_timer_t *t) {
 
 static void session_want_wakeup(moq_session *s, uint64_t delay_ms, void *ud) {
   relay_session *rs = ud;
-  if (!rs->wake) {
-    if (!(rs->wake = malloc(sizeof *rs->wake))) return; /* out of memory: it waits for the session's end */
-    uv_timer_init(rs->r->loop, rs->wake);
-    rs->wake->data = rs;
-  }
-  uv_timer_start(rs->wake, wake_fire, delay_ms, 0);
+  rs_timer_start(rs, &rs->wake, wake_fire, delay_ms); /* out of memory: it waits for the session's end */
 }
 
 static void refuse(relay_session *rs, uint64_t code, const char *reason, const char *plugin) {
@@ -435,14 +443,8 @@ static void rs_release(relay_session *rs, uint64_t code, const char *reason) {
       hook_emit(r->hooks, &ev);
     }
   }
-  if (rs->expiry) {
-    uv_timer_stop(rs->expiry);
-    uv_close((uv_handle_t *)rs->expiry, expiry_closed);
-  }
-  if (rs->wake) {
-    uv_timer_stop(rs->wake);
-    uv_close((uv_handle_t *)rs->wake, expiry_closed);
-  }
+  timer_free(&rs->expiry);
+  timer_free(&rs->wake);
   hook_session_free(&rs->hs);
 }
 
@@ -814,19 +816,9 @@ static const http_server_callbacks http_callbacks = {.on_request = on_http_reque
 #endif
 static void trim_fire(uv_timer_t *t) { malloc_trim(0); }
 
-static void timer_closed(uv_handle_t *h) { free(h); }
-
 static void free_relay(relay *r) {
-  if (r->trim) {
-    uv_timer_stop(r->trim);
-    uv_close((uv_handle_t *)r->trim, timer_closed);
-    r->trim = NULL;
-  }
-  if (r->stats_pub) {
-    uv_timer_stop(r->stats_pub);
-    uv_close((uv_handle_t *)r->stats_pub, timer_closed);
-    r->stats_pub = NULL;
-  }
+  timer_free(&r->trim);
+  timer_free(&r->stats_pub);
   origin_watch_free(r->bc_watch);
   links_free(r->links);
   r->links = NULL;

@@ -94,6 +94,13 @@ relay_start --workers 2 --limit-sessions 4
 # The kernel spreads sessions over the workers by source port: all 4 land on one worker 1 time in 8.
 # Then they are closed and 4 new ones opened, until both workers hold some (so the sum below adds
 # two workers' counts).
+stop_held() {
+  n=0
+  while [ $n -lt 4 ]; do
+    eval "kill \$held_$n; wait \$held_$n 2>/dev/null"
+    n=$((n + 1))
+  done
+}
 round=0
 while :; do
   round=$((round + 1))
@@ -107,11 +114,7 @@ while :; do
   grep 'event=session_accepted' "$RELAY_LOG" | tail -n 4 >"$TEST_TMP/held.round"
   grep -q ' worker=0$' "$TEST_TMP/held.round" && grep -q ' worker=1$' "$TEST_TMP/held.round" && break
   [ $round -lt 8 ] || fail "8 rounds of 4 sessions each landed on a single worker"
-  n=0
-  while [ $n -lt 4 ]; do
-    eval "kill \$held_$n; wait \$held_$n 2>/dev/null"
-    n=$((n + 1))
-  done
+  stop_held
   wait_log_count 'event=session_closed' $((4 * round)) 10 || fail "the held sessions of round $round did not close"
 done
 # GET /stats (answered by worker 0) counts every worker's sessions; the others publish every 250 ms,
@@ -133,11 +136,7 @@ while [ $n -lt 4 ]; do # a new session lands on either worker: each is refused
 done
 wait_log_count 'reason="limit sessions reached"' 4 5 || fail "the refusals were not logged"
 ok "limit sessions = 4 across workers: 4 held on both workers (round $round), every fifth refused"
-n=0
-while [ $n -lt 4 ]; do
-  eval "kill \$held_$n; wait \$held_$n 2>/dev/null"
-  n=$((n + 1))
-done
+stop_held
 sleep 0.5
 before=$(log_count 'event=session_accepted')
 cli subscribe "$(relay_url)" nothing a --count 1 >/dev/null 2>&1 # admitted again (then not found)
