@@ -44,6 +44,25 @@ ok "publisher exited cleanly at end of input"
 wait_log_count 'event=broadcast_end path=fan' 1 5 || fail "the broadcast did not end with its publisher"
 ok "broadcast ended with its publisher"
 
+# --- the end of a track reaches its subscriber, after the last group (the relay holds the end until
+# the group streams closed, then a grace of 250 ms on its session timer)
+start_publisher pend moq-lite-05 ends t
+wait_log_count 'event=announced .* path=ends' 1 5 || fail "ends: not announced"
+timeout 15 "$CLI_BIN" --tls-root "$RELAY_CA" --alpn moq-lite-04 subscribe "$(relay_url)" ends t --count 10 \
+  >"$TEST_TMP/ends.out" 2>"$TEST_TMP/ends.err" &
+epid=$!
+wait_log_count 'event=subscribe_upstream .* path=ends' 1 5 || fail "ends: no upstream subscription"
+printf 'one\nthree\ntwo\n' >"$TEST_TMP/ends.in" # sorted: groups may arrive in any order
+feed "$TEST_TMP/ends.in"
+close_publisher || fail "ends: publisher status"
+wait $epid
+rc=$?
+[ $rc -ne 124 ] || fail "the subscriber was not told that the track ended (still waiting after 15 s)"
+[ $rc -ne 0 ] || fail "the subscriber exited 0 with 3 of 10 frames"
+grep -q 'the track ended after 3 of 10 frames' "$TEST_TMP/ends.err" || fail "ends: subscriber said: $(cat "$TEST_TMP/ends.err")"
+sort "$TEST_TMP/ends.out" | cmp -s - "$TEST_TMP/ends.in" || fail "ends: the subscriber printed $(wc -c <"$TEST_TMP/ends.out") bytes, not the 3 lines"
+ok "a track's end reaches its subscriber after its last group (3 lines, then the end)"
+
 # --- every version against every other
 for pa in moq-lite-05 moq-lite-04 moq-lite-03 moql; do
   for sa in moq-lite-05 moq-lite-04 moq-lite-03 moql; do
