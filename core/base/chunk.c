@@ -29,8 +29,23 @@ void chunk_unref(chunk *c) {
   if (c && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) free(c);
 }
 
+static chunk_seg *seg_take(chunk_queue *q) {
+  for (unsigned i = 0; i < CHUNK_QUEUE_OWN; i++)
+    if (!(q->own_used & 1u << i)) {
+      q->own_used |= 1u << i;
+      return &q->own[i];
+    }
+  return malloc(sizeof(chunk_seg));
+}
+
+static void seg_release(chunk_queue *q, chunk_seg *g) {
+  chunk_unref(g->data);
+  if (g >= q->own && g < q->own + CHUNK_QUEUE_OWN) q->own_used &= ~(1u << (unsigned)(g - q->own));
+  else free(g);
+}
+
 int chunk_queue_push(chunk_queue *q, chunk *data, size_t off, size_t len) {
-  chunk_seg *g = malloc(sizeof *g);
+  chunk_seg *g = seg_take(q);
   if (!g) return -1;
   g->next = NULL;
   g->data = chunk_ref(data);
@@ -56,16 +71,14 @@ void chunk_queue_drop(chunk_queue *q, size_t n) {
     n -= g->len;
     q->head = g->next;
     if (!q->head) q->tail = NULL;
-    chunk_unref(g->data);
-    free(g);
+    seg_release(q, g);
   }
 }
 
 void chunk_queue_clear(chunk_queue *q) {
   for (chunk_seg *g = q->head, *n; g; g = n) {
     n = g->next;
-    chunk_unref(g->data);
-    free(g);
+    seg_release(q, g);
   }
   q->head = q->tail = NULL;
   q->len = 0;

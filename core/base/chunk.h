@@ -30,9 +30,17 @@ typedef struct chunk_seg {
   size_t off, len;
 } chunk_seg;
 
+/* Slices a queue holds without an allocation: a group stream's header, a frame's header and its
+ * payload, so that the fan-out path makes no malloc per subscriber for them. */
+#define CHUNK_QUEUE_OWN 3
+
+/* Zero-initialised means empty. Holds pointers into itself (own): not to be copied or moved while
+ * it holds slices. */
 typedef struct chunk_queue {
-  chunk_seg *head, *tail; /* owned */
-  size_t len;             /* bytes in all slices */
+  chunk_seg *head, *tail;          /* owned: allocated, or slots of own */
+  size_t len;                      /* bytes in all slices */
+  chunk_seg own[CHUNK_QUEUE_OWN];  /* slots used before allocating */
+  unsigned own_used;               /* bit i: own[i] is in the list */
 } chunk_queue;
 
 /* Appends data[off, off+len) (len > 0), taking a reference to data. 0, or -1 when out of memory. */

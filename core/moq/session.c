@@ -24,12 +24,12 @@ static int is_local(const moq_session *s, int64_t sid) { return ((sid & 1) != 0)
 mstream *sess_stream(moq_session *s, int64_t sid, int create) {
   mstream *st = idmap_get(&s->streams, (uint64_t)sid);
   if (st || !create) return st;
-  st = calloc(1, sizeof *st);
+  st = freelist_get(&s->stream_cache, sizeof *st);
   if (!st) return NULL;
   st->id = sid;
   moq_buf_init(&st->rx);
   if (idmap_put(&s->streams, (uint64_t)sid, st)) {
-    free(st);
+    freelist_put(&s->stream_cache, st);
     return NULL;
   }
   return st;
@@ -51,7 +51,7 @@ mstream *sess_open(moq_session *s, int bidi, stream_kind kind, void *obj) {
 void sess_stream_free(moq_session *s, mstream *st) {
   idmap_del(&s->streams, (uint64_t)st->id);
   moq_buf_free(&st->rx);
-  free(st);
+  freelist_put(&s->stream_cache, st);
 }
 
 int sess_send(moq_session *s, int64_t sid, const moq_buf *b) {
@@ -317,6 +317,8 @@ void moq_session_on_transport_closed(moq_session *s, uint64_t code, const char *
   serve_free_all(s);
   consume_free_all(s);
   free_streams(s);
+  freelist_clear(&s->stream_cache);
+  freelist_clear(&s->out_cache);
   idmap_free(&s->up_by_id);
   free_list(s->publish, s->n_publish);
   free_list(s->subscribe, s->n_subscribe);

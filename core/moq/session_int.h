@@ -4,6 +4,7 @@
 #ifndef MOQ_MOQ_SESSION_INT_H
 #define MOQ_MOQ_SESSION_INT_H
 
+#include "base/freelist.h"
 #include "base/idmap.h"
 #include "moq/session.h"
 
@@ -163,6 +164,8 @@ struct moq_session {
   char **publish, **subscribe; /* owned lists, relative to root */
   size_t n_publish, n_subscribe;
   idmap streams;             /* id -> mstream (owned) */
+  freelist stream_cache;     /* owned: freed mstreams, reused for new ones (one per group) */
+  freelist out_cache;        /* owned: freed group_outs, reused likewise */
   idmap up_by_id;            /* our subscribe id -> up_sub */
   uint64_t next_sub_id;
   int64_t legacy_sid;        /* the lite-01/02 session stream */

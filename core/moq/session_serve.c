@@ -314,7 +314,7 @@ static int start_group(moq_session *s, serve_sub *ss, group *g) {
     s->pending_opens = 1;
     return -1;
   }
-  group_out *o = calloc(1, sizeof *o);
+  group_out *o = freelist_get(&s->out_cache, sizeof *o);
   if (!o) {
     sess_reset(s, st->id, MOQ_CODE_CANCEL);
     return 0;
@@ -693,7 +693,7 @@ void serve_group_stream_closed(moq_session *s, mstream *st) {
       ss->last_closed_ms = sess_now_ms();
     }
     group_unref(o->g);
-    free(o);
+    freelist_put(&s->out_cache, o);
   }
   sess_stream_free(s, st);
   if (ss && ss->end_pending) serve_wakeup(s);

@@ -66,7 +66,7 @@ static void stream_free(quic_conn *c, quic_stream *s) {
   else c->streams = s->anext;
   if (s->anext) s->anext->aprev = s->aprev;
   stream_drop_data(s);
-  free(s);
+  freelist_put(&c->stream_cache, s);
 }
 
 /* Frees every stream state (ngtcp2_conn_del does not call stream_close). */
@@ -86,17 +86,17 @@ static quic_stream *stream_get(quic_conn *c, int64_t id, int create) {
   quic_stream *s = idmap_get(&c->stream_ids, (uint64_t)id);
   if (s) c->last_stream = s;
   if (s || !create) return s;
-  s = calloc(1, sizeof *s);
+  s = freelist_get(&c->stream_cache, sizeof *s);
   if (!s) return NULL;
   s->id = id;
   s->prio = UINT64_MAX;
   if (ngtcp2_conn_set_stream_user_data(c->conn, id, s) != 0) {
-    free(s);
+    freelist_put(&c->stream_cache, s);
     return NULL;
   }
   if (idmap_put(&c->stream_ids, (uint64_t)id, s)) {
     ngtcp2_conn_set_stream_user_data(c->conn, id, NULL);
-    free(s);
+    freelist_put(&c->stream_cache, s);
     return NULL;
   }
   s->anext = c->streams;
@@ -498,6 +498,7 @@ static void conn_free(quic_conn *c) {
     }
     free_all_streams(c);
   }
+  freelist_clear(&c->stream_cache);
   if (c->orig_dcid.datalen) quic_endpoint_del_cid(ep, c->orig_dcid.data, c->orig_dcid.datalen);
   for (quic_dgram *d = c->dg_head, *n; d; d = n) {
     n = d->next;

@@ -5,6 +5,7 @@
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 
+#include "base/freelist.h"
 #include "base/idmap.h"
 #include "quic/cid_map.h"
 #include "quic/quic.h"
@@ -82,6 +83,7 @@ struct quic_conn {
   char log_id[2 * 8 + 1];
   quic_stream *streams;         /* owned: every stream state, for teardown */
   idmap stream_ids;             /* stream id -> quic_stream (borrowed from `streams`) */
+  freelist stream_cache;        /* owned: freed quic_streams, reused for new ones (one per group) */
   quic_stream *last_stream;     /* borrowed: the stream stream_get found last, or NULL */
   uint64_t peer_uni_closed, peer_bidi_closed; /* peer streams closed, not yet given back as credit */
   quic_stream *pend_head, *pend_tail; /* streams with data or FIN to send */

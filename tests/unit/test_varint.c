@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/chunk.h"
+#include "base/freelist.h"
 #include "base/idmap.h"
 #include "base/varint.h"
 
@@ -146,6 +147,78 @@ START_TEST(test_chunk_queue) {
 }
 END_TEST
 
+static void queue_text(const chunk_queue *q, char *out, size_t cap) {
+  size_t n = 0;
+  for (const chunk_seg *g = q->head; g; g = g->next)
+    for (size_t i = 0; i < g->len && n + 1 < cap; i++) out[n++] = (char)g->data->data[g->off + i];
+  out[n] = 0;
+}
+
+/* chunk_queue: the first CHUNK_QUEUE_OWN slices use the queue's own slots, the rest are allocated;
+ * slots come back as slices are released and are taken again, in any order, and the order of the
+ * bytes is the order of the pushes throughout. */
+START_TEST(test_chunk_queue_own_slots) {
+  chunk *d = chunk_from("0123456789", 10);
+  chunk_queue q = {0};
+  char text[64];
+  for (size_t i = 0; i < 6; i++) ck_assert_int_eq(chunk_queue_push(&q, d, i, 1), 0); /* "012345" */
+  ck_assert_uint_eq(q.own_used, (1u << CHUNK_QUEUE_OWN) - 1);
+  ck_assert_ptr_eq(q.head, &q.own[0]);
+  ck_assert_uint_eq(d->refs, 7);
+  chunk_queue_drop(&q, 2); /* releases two own slots */
+  ck_assert_uint_eq(q.own_used, 1u << 2);
+  ck_assert_int_eq(chunk_queue_push(&q, d, 6, 2), 0); /* "67": an own slot again */
+  ck_assert_uint_eq(q.own_used, 1u << 2 | 1u);
+  ck_assert_ptr_eq(q.tail, &q.own[0]);
+  queue_text(&q, text, sizeof text);
+  ck_assert_str_eq(text, "234567");
+  chunk_queue_drop(&q, 4); /* "2345": one own slot and the three allocated ones */
+  queue_text(&q, text, sizeof text);
+  ck_assert_str_eq(text, "67");
+  ck_assert_uint_eq(q.own_used, 1u);
+  ck_assert_int_eq(chunk_queue_push(&q, d, 8, 2), 0);
+  ck_assert_int_eq(chunk_queue_push(&q, d, 0, 1), 0);
+  ck_assert_int_eq(chunk_queue_push(&q, d, 1, 1), 0); /* allocated: every own slot is taken */
+  queue_text(&q, text, sizeof text);
+  ck_assert_str_eq(text, "678901");
+  ck_assert_uint_eq(d->refs, 5);
+  chunk_queue_clear(&q);
+  ck_assert_uint_eq(q.own_used, 0);
+  ck_assert_ptr_null(q.head);
+  ck_assert_uint_eq(d->refs, 1);
+  chunk_unref(d);
+}
+END_TEST
+
+/* freelist: a given-back object is handed out again, zeroed; at most FREELIST_KEEP are kept. */
+START_TEST(test_freelist) {
+  freelist f = {0};
+  unsigned char *a = freelist_get(&f, 48);
+  ck_assert_ptr_nonnull(a);
+  for (size_t i = 0; i < 48; i++) ck_assert_uint_eq(a[i], 0);
+  memset(a, 0xab, 48);
+  freelist_put(&f, a);
+  ck_assert_uint_eq(f.n, 1);
+  unsigned char *b = freelist_get(&f, 48);
+  ck_assert_ptr_eq(b, a); /* reused */
+  for (size_t i = 0; i < 48; i++) ck_assert_uint_eq(b[i], 0);
+  ck_assert_uint_eq(f.n, 0);
+  void *many[FREELIST_KEEP + 3];
+  many[0] = b;
+  for (size_t i = 1; i < FREELIST_KEEP + 3; i++) ck_assert_ptr_nonnull(many[i] = freelist_get(&f, 48));
+  for (size_t i = 0; i < FREELIST_KEEP + 3; i++) freelist_put(&f, many[i]); /* the last three are freed */
+  ck_assert_uint_eq(f.n, FREELIST_KEEP);
+  freelist_put(&f, NULL);
+  ck_assert_uint_eq(f.n, FREELIST_KEEP);
+  freelist_clear(&f); /* ASan builds report a leak if one is lost */
+  ck_assert_uint_eq(f.n, 0);
+  ck_assert_ptr_null(f.head);
+  ck_assert_ptr_nonnull(a = freelist_get(&f, 16)); /* usable after a clear */
+  freelist_put(&f, a);
+  freelist_clear(&f);
+}
+END_TEST
+
 START_TEST(test_chunk) {
   chunk *k = chunk_from("hello", 5);
   ck_assert_ptr_nonnull(k);
@@ -250,6 +323,8 @@ int main(void) {
   tcase_add_test(tc, test_cursor);
   tcase_add_test(tc, test_chunk);
   tcase_add_test(tc, test_chunk_queue);
+  tcase_add_test(tc, test_chunk_queue_own_slots);
+  tcase_add_test(tc, test_freelist);
   tcase_add_test(tc, test_idmap);
   tcase_add_test(tc, test_idmap_random);
   suite_add_tcase(s, tc);
