@@ -1108,6 +1108,19 @@ void quic_conn_flush(quic_conn *c) {
   c->tx_idle = drained && written > 0 && !c->stash_head;
   c->tx_idle_ts = ts;
   ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
+  /* Once the lateness ngtcp2 compensates for has reached a millisecond (our timers' resolution), it
+   * takes the whole wait away: the deadline is now. The wake-up for it would only drop it; drop it
+   * here instead, at the time ngtcp2 set it for. */
+  if (c->tx_idle && ngtcp2_conn_get_expiry(c->conn) <= ts && pacing_only_due(c, ts)) {
+    c->in_ngtcp2 = 1;
+    int rv = ngtcp2_conn_handle_expiry(c->conn, ts);
+    after_ngtcp2(c);
+    if (rv != 0) {
+      conn_on_error(c, rv);
+      return;
+    }
+    c->ep->counts.pacing_now++;
+  }
   arm_timer(c);
 }
 

@@ -97,10 +97,11 @@ const udp_addr *quic_endpoint_local(const quic_endpoint *ep);
 size_t quic_endpoint_conn_count(const quic_endpoint *ep);
 /* Traffic counters since the endpoint started: datagrams handed to the kernel (a GSO train counts
  * its datagrams) and received (after GRO splitting, dropped ones included), and ACKs held back for
- * the next data to carry instead of going alone (see conn.c, ack_hold_deadline), and timer wake-ups
- * for ngtcp2's pacing deadline alone that needed no flush (conn.c, pacing_only_due). */
+ * the next data to carry instead of going alone (see conn.c, ack_hold_deadline), timer wake-ups
+ * for ngtcp2's pacing deadline alone that needed no flush (conn.c, pacing_only_due), and pacing
+ * deadlines dropped at the end of the flush that set them, being due already (no wake-up at all). */
 typedef struct quic_endpoint_counts {
-  uint64_t datagrams_sent, datagrams_received, acks_held, pacing_idle;
+  uint64_t datagrams_sent, datagrams_received, acks_held, pacing_idle, pacing_now;
 } quic_endpoint_counts;
 void quic_endpoint_counts_get(const quic_endpoint *ep, quic_endpoint_counts *out);
 /* Dials remote from this endpoint. host (borrowed) is sent as SNI and checked against the

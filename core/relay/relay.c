@@ -700,6 +700,7 @@ static void relay_stats_now(const relay *r, relay_stats *st) {
   st->datagrams_received = qc.datagrams_received;
   st->acks_held = qc.acks_held;
   st->pacing_idle = qc.pacing_idle;
+  st->pacing_now = qc.pacing_now;
 }
 
 static void stats_publish_fire(uv_timer_t *t) {
@@ -745,12 +746,12 @@ static int on_http_request(void *ud, const http_request *req, http_response *res
     snprintf(body, 640,
              "{\"sessions\":%llu,\"admitted\":%llu,\"streams\":%llu,\"subscriptions\":%llu,\"consumes\":%llu,"
              "\"broadcasts\":%zu,\"worker\":%u,\"workers\":%u,\"datagrams_sent\":%llu,"
-             "\"datagrams_received\":%llu,\"acks_held\":%llu,\"pacing_idle\":%llu}\n",
+             "\"datagrams_received\":%llu,\"acks_held\":%llu,\"pacing_idle\":%llu,\"pacing_now\":%llu}\n",
              (unsigned long long)st.sessions, (unsigned long long)st.admitted, (unsigned long long)st.streams,
              (unsigned long long)st.subscriptions, (unsigned long long)st.consumes, origin_count(r->origin),
              r->worker, r->workers, (unsigned long long)st.datagrams_sent,
              (unsigned long long)st.datagrams_received, (unsigned long long)st.acks_held,
-             (unsigned long long)st.pacing_idle);
+             (unsigned long long)st.pacing_idle, (unsigned long long)st.pacing_now);
     resp->status = 200;
     resp->content_type = "application/json";
     resp->body = (const uint8_t *)body;

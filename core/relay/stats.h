@@ -15,7 +15,7 @@
 /* X(name) for each figure, in the order GET /stats prints them. */
 #define RELAY_STATS_FIELDS(X) \
   X(sessions) X(admitted) X(streams) X(subscriptions) X(consumes) \
-  X(datagrams_sent) X(datagrams_received) X(acks_held) X(pacing_idle)
+  X(datagrams_sent) X(datagrams_received) X(acks_held) X(pacing_idle) X(pacing_now)
 
 typedef struct relay_stats {
 #define RELAY_STATS_FIELD(name) uint64_t name;
