@@ -227,17 +227,26 @@ static void out_end(moq_session *s, group_out *o, int reset, uint64_t code) {
 static int out_header(moq_session *s, group_out *o) {
   if (o->header_sent) return 0;
   o->header_sent = 1;
-  moq_buf b;
-  moq_buf_init(&b);
-  moq_group hdr = {.subscribe_id = o->sub ? o->sub->id : o->sub_id, .sequence = o->g->seq};
-  int rv = -1;
-  if (moq_uni_type_encode(&b, s->version, MOQ_UNI_GROUP) >= 0 && moq_group_encode(&b, s->version, &hdr) >= 0 &&
-      sess_send(s, o->sid, &b) >= 0) {
-    out_count(o, b.len);
-    rv = 0;
+  group *g = o->g;
+  uint64_t sub_id = o->sub ? o->sub->id : o->sub_id;
+  if (!g->stream_hdr || g->stream_hdr_version != (unsigned)s->version || g->stream_hdr_sub != sub_id) {
+    /* encoded once per group for the subscribers that share this version and subscribe id */
+    moq_buf b;
+    moq_buf_init(&b);
+    moq_group hdr = {.subscribe_id = sub_id, .sequence = g->seq};
+    chunk *c = NULL;
+    if (moq_uni_type_encode(&b, s->version, MOQ_UNI_GROUP) >= 0 && moq_group_encode(&b, s->version, &hdr) >= 0)
+      c = chunk_from(b.data, b.len);
+    moq_buf_free(&b);
+    if (!c) return -1;
+    chunk_unref(g->stream_hdr);
+    g->stream_hdr = c;
+    g->stream_hdr_version = (unsigned)s->version;
+    g->stream_hdr_sub = sub_id;
   }
-  moq_buf_free(&b);
-  return rv;
+  if (s->tr.write(s->tr.ctx, o->sid, g->stream_hdr, 0, g->stream_hdr->len) < 0) return -1;
+  out_count(o, g->stream_hdr->len);
+  return 0;
 }
 
 /* Writes frames [o->next_frame, upto] of the group: the cached header slice for our version and the

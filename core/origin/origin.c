@@ -273,6 +273,7 @@ void group_unref(group *g) {
     chunk_unref(g->frames[i].payload);
     chunk_unref(g->frames[i].hdr);
   }
+  chunk_unref(g->stream_hdr);
   free(g->frames);
   free(g);
 }

@@ -54,6 +54,12 @@ struct group {
   uint32_t refs;      /* the cache's and each sink's */
   group *newer, *older; /* the track's cache list, newest first (while cached) */
   int cached;
+  /* The group-stream header a subscriber's session last encoded for this group (owned reference, or
+   * NULL), for the next subscribers of the same version and subscribe id (usually all of them) to
+   * share: opaque here, set and read by core/moq on the group's worker. */
+  chunk *stream_hdr;
+  unsigned stream_hdr_version;
+  uint64_t stream_hdr_sub;
 };
 
 /* What publishes a broadcast: the origin asks it for tracks. */

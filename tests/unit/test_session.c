@@ -17,6 +17,10 @@
 typedef struct fake_tr {
   char log[4096];
   int64_t next_uni;
+  uint8_t wire[512]; /* the bytes written on server uni streams (group streams), in order */
+  size_t wire_len;
+  chunk *first; /* owned reference: the chunk of the first such write (kept, so that no later
+                   chunk can take its address) */
 } fake_tr;
 
 static void note(fake_tr *f, const char *op, int64_t sid) {
@@ -35,8 +39,16 @@ static int64_t t_open_uni(void *ctx) {
   return sid;
 }
 static int t_write(void *ctx, int64_t sid, chunk *c, size_t off, size_t len) {
-  (void)c, (void)off, (void)len;
-  note(ctx, "write", sid);
+  fake_tr *f = ctx;
+  note(f, "write", sid);
+  if ((sid & 3) == 3 && f->wire_len + len <= sizeof f->wire) {
+    if (!f->wire_len) {
+      chunk_unref(f->first);
+      f->first = chunk_ref(c);
+    }
+    memcpy(f->wire + f->wire_len, c->data + off, len);
+    f->wire_len += len;
+  }
   return 0;
 }
 static int t_finish(void *ctx, int64_t sid) {
@@ -77,8 +89,6 @@ typedef struct rig {
   moq_session *s;
 } rig;
 
-/* A lite-04 or lite-05 relay session (no setup exchanged: the root is "/") with
- * the broadcast "live" in its origin, published by src. */
 static uint64_t wanted_ms; /* the last want_wakeup delay (0: none asked) */
 static void want_wakeup(moq_session *s, uint64_t delay_ms, void *ud) {
   (void)s, (void)ud;
@@ -86,15 +96,11 @@ static void want_wakeup(moq_session *s, uint64_t delay_ms, void *ud) {
 }
 static const moq_session_events wake_events = {.want_wakeup = want_wakeup};
 
-/* grace: the session's end_grace_ms; with a grace the session may ask for wake-ups. */
-static void rig_start_grace(rig *r, const char *alpn, int64_t grace) {
-  memset(r, 0, sizeof *r);
-  r->f.next_uni = 3; /* server-initiated uni */
-  r->o = origin_new(NULL, NULL, NULL);
-  r->bs = (broadcast_source){
-      .subscribe = src_sub, .unsubscribe = src_unsub, .replaced = src_replaced, .user_data = &r->src};
-  r->b = origin_publish(r->o, "live", NULL, 0, &r->bs);
-  ck_assert_ptr_nonnull(r->b);
+/* A relay session on origin o over the fake transport f (reset here). grace: the session's
+ * end_grace_ms; with a grace the session may ask for wake-ups. */
+static moq_session *session_on(origin *o, fake_tr *f, const char *alpn, int64_t grace) {
+  memset(f, 0, sizeof *f);
+  f->next_uni = 3; /* server-initiated uni */
   moq_transport tr = {.open_bidi = t_open_bidi,
                       .open_uni = t_open_uni,
                       .write = t_write,
@@ -103,43 +109,67 @@ static void rig_start_grace(rig *r, const char *alpn, int64_t grace) {
                       .stop = t_stop,
                       .queued = t_queued,
                       .close = t_close,
-                      .ctx = &r->f};
+                      .ctx = f};
   moq_session_config cfg = {.is_server = 1, .alpn = alpn, .log_id = "t", .end_grace_ms = grace};
   wanted_ms = 0;
-  r->s = moq_session_new(&cfg, &tr, r->o, grace ? &wake_events : NULL, NULL);
-  ck_assert_ptr_nonnull(r->s);
+  moq_session *s = moq_session_new(&cfg, &tr, o, grace ? &wake_events : NULL, NULL);
+  ck_assert_ptr_nonnull(s);
   const char *all[] = {""};
   moq_grants g = {.subscribe = all, .n_subscribe = 1};
-  ck_assert_int_eq(moq_session_set_grants(r->s, "", &g), 0);
-  moq_session_start(r->s);
+  ck_assert_int_eq(moq_session_set_grants(s, "", &g), 0);
+  moq_session_start(s);
   if (strcmp(alpn, "moq-lite-05") == 0) { /* the client's SETUP on its first uni stream */
     moq_buf b;
     moq_buf_init(&b);
     moq_setup m = {.has_path = true, .path = moq_str_c("/")};
     ck_assert_int_ge(moq_uni_type_encode(&b, MOQ_LITE_05, MOQ_UNI_SETUP), 0);
     ck_assert_int_ge(moq_setup_encode(&b, MOQ_LITE_05, &m), 0);
-    moq_session_on_stream_data(r->s, 2, b.data, b.len, 1);
+    moq_session_on_stream_data(s, 2, b.data, b.len, 1);
     moq_buf_free(&b);
-    ck_assert_int_eq(moq_session_version(r->s), MOQ_LITE_05);
+    ck_assert_int_eq(moq_session_version(s), MOQ_LITE_05);
   }
+  return s;
+}
+
+/* A lite-04 or lite-05 relay session (no setup exchanged: the root is "/") with
+ * the broadcast "live" in its origin, published by src. */
+static void rig_start_grace(rig *r, const char *alpn, int64_t grace) {
+  memset(r, 0, sizeof *r);
+  r->o = origin_new(NULL, NULL, NULL);
+  r->bs = (broadcast_source){
+      .subscribe = src_sub, .unsubscribe = src_unsub, .replaced = src_replaced, .user_data = &r->src};
+  r->b = origin_publish(r->o, "live", NULL, 0, &r->bs);
+  ck_assert_ptr_nonnull(r->b);
+  r->s = session_on(r->o, &r->f, alpn, grace);
 }
 
 static void rig_start(rig *r, const char *alpn) { rig_start_grace(r, alpn, 0); }
 
+static void fake_done(fake_tr *f) {
+  chunk_unref(f->first);
+  f->first = NULL;
+}
+
 static void rig_stop(rig *r) {
   moq_session_on_transport_closed(r->s, 0, "done");
   origin_free(r->o);
+  fake_done(&r->f);
+}
+
+/* The peer of s opens bidi stream 0 and subscribes to live/video with subscribe id `id`. */
+static void subscribe_as(moq_session *s, moq_version v, uint64_t id) {
+  moq_buf b;
+  moq_buf_init(&b);
+  moq_subscribe m = {.id = id, .path = moq_str_c("live"), .track = moq_str_c("video")};
+  ck_assert_int_ge(moq_bidi_type_encode(&b, v, MOQ_BIDI_SUBSCRIBE), 0);
+  ck_assert_int_ge(moq_subscribe_encode(&b, v, &m), 0);
+  moq_session_on_stream_data(s, 0, b.data, b.len, 0);
+  moq_buf_free(&b);
 }
 
 /* The peer opens bidi stream 0 and subscribes to live/video. */
 static void subscribe(rig *r, moq_version v) {
-  moq_buf b;
-  moq_buf_init(&b);
-  moq_subscribe m = {.id = 1, .path = moq_str_c("live"), .track = moq_str_c("video")};
-  ck_assert_int_ge(moq_bidi_type_encode(&b, v, MOQ_BIDI_SUBSCRIBE), 0);
-  ck_assert_int_ge(moq_subscribe_encode(&b, v, &m), 0);
-  moq_session_on_stream_data(r->s, 0, b.data, b.len, 0);
-  moq_buf_free(&b);
+  subscribe_as(r->s, v, 1);
   ck_assert_int_eq(r->src.subscribes, 1);
   ck_assert_ptr_nonnull(r->src.last);
 }
@@ -188,6 +218,57 @@ static void last_group_before_end(const char *alpn, moq_version v) {
   ck_assert_str_eq(r.f.log, v >= MOQ_LITE_05 ? "write:0 fin:0 " : "fin:0 ");
   rig_stop(&r);
 }
+
+/* What a group stream of one frame carries: the stream type and group header (subscribe id, group
+ * sequence), then the frame's header (lite-05: timestamp delta 0, then the length) and payload. */
+static void check_group_stream(const fake_tr *f, moq_version v, uint64_t id, uint64_t seq, const char *payload) {
+  moq_buf b;
+  moq_buf_init(&b);
+  moq_group hdr = {.subscribe_id = id, .sequence = seq};
+  ck_assert_int_ge(moq_uni_type_encode(&b, v, MOQ_UNI_GROUP), 0);
+  ck_assert_int_ge(moq_group_encode(&b, v, &hdr), 0);
+  if (v >= MOQ_LITE_05) ck_assert_int_eq(moq_buf_varint(&b, 0), 0);
+  ck_assert_int_eq(moq_buf_varint(&b, strlen(payload)), 0);
+  ck_assert_int_eq(moq_buf_append(&b, payload, strlen(payload)), 0);
+  ck_assert_uint_eq(f->wire_len, b.len);
+  ck_assert_mem_eq(f->wire, b.data, b.len);
+  moq_buf_free(&b);
+}
+
+/* The group-stream header is encoded once per group for the subscribers of one version and
+ * subscribe id, and each other subscriber gets its own. Subscribers are served newest first: d
+ * (lite-05, id 1), c (lite-04, id 9), b and then the rig's session (lite-04, id 1), which shares
+ * b's header. */
+START_TEST(test_group_header_shared) {
+  rig r;
+  rig_start(&r, "moq-lite-04");
+  subscribe(&r, MOQ_LITE_04);
+  fake_tr fb, fc, fd;
+  moq_session *b = session_on(r.o, &fb, "moq-lite-04", 0);
+  subscribe_as(b, MOQ_LITE_04, 1);
+  moq_session *c = session_on(r.o, &fc, "moq-lite-04", 0);
+  subscribe_as(c, MOQ_LITE_04, 9);
+  moq_session *d = session_on(r.o, &fd, "moq-lite-05", 0);
+  subscribe_as(d, MOQ_LITE_05, 1);
+  ck_assert_int_eq(r.src.subscribes, 1);
+  fake_tr *all[] = {&r.f, &fb, &fc, &fd};
+  for (size_t i = 0; i < 4; i++) all[i]->wire_len = 0; /* lite-05's SETUP went first */
+  publish_group(r.src.last, 70000, "alpha");
+  check_group_stream(&r.f, MOQ_LITE_04, 1, 70000, "alpha");
+  check_group_stream(&fb, MOQ_LITE_04, 1, 70000, "alpha");
+  check_group_stream(&fc, MOQ_LITE_04, 9, 70000, "alpha");
+  check_group_stream(&fd, MOQ_LITE_05, 1, 70000, "alpha");
+  ck_assert_ptr_nonnull(r.f.first);
+  ck_assert_ptr_eq(r.f.first, fb.first); /* one header chunk for both */
+  moq_session_on_transport_closed(b, 0, "done");
+  moq_session_on_transport_closed(c, 0, "done");
+  moq_session_on_transport_closed(d, 0, "done");
+  fake_done(&fb);
+  fake_done(&fc);
+  fake_done(&fd);
+  rig_stop(&r);
+}
+END_TEST
 
 START_TEST(test_end_after_groups_lite04) { last_group_before_end("moq-lite-04", MOQ_LITE_04); }
 END_TEST
@@ -284,6 +365,7 @@ int main(void) {
   tcase_add_test(tc, test_cancel_while_end_waits);
   tcase_add_test(tc, test_end_grace);
   tcase_add_test(tc, test_end_grace_from_last_close);
+  tcase_add_test(tc, test_group_header_shared);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
