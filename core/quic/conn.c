@@ -751,6 +751,16 @@ static int pacing_only_due(quic_conn *c, ngtcp2_tstamp now) {
 }
 #endif
 
+/* Runs ngtcp2's expired timers at now; 0, or -1 when that failed and the connection is closing. */
+static int handle_expiry(quic_conn *c, ngtcp2_tstamp now) {
+  c->in_ngtcp2 = 1;
+  int rv = ngtcp2_conn_handle_expiry(c->conn, now);
+  after_ngtcp2(c);
+  if (rv == 0) return 0;
+  conn_on_error(c, rv);
+  return -1;
+}
+
 static void on_timer(uv_timer_t *t) {
   quic_conn *c = t->data;
   if (c->state == QC_CLOSING || c->state == QC_DRAINING) {
@@ -762,13 +772,7 @@ static void on_timer(uv_timer_t *t) {
   ngtcp2_tstamp now = now_ts();
   int pacing_only = pacing_only_due(c, now);
   ngtcp2_tstamp hold = pacing_only ? 0 : ack_hold_deadline(c, now);
-  c->in_ngtcp2 = 1;
-  int rv = ngtcp2_conn_handle_expiry(c->conn, now); /* cancels the expired ACK timer: the ACK waits */
-  after_ngtcp2(c);
-  if (rv != 0) {
-    conn_on_error(c, rv);
-    return;
-  }
+  if (handle_expiry(c, now)) return; /* it cancels the expired ACK timer: the ACK waits */
   if (pacing_only && c->state == QC_READY) { /* handle_expiry cancelled the deadline; nothing to write */
     arm_timer(c);
     c->ep->counts.pacing_idle++;
@@ -1111,17 +1115,13 @@ void quic_conn_flush(quic_conn *c) {
   /* Once the lateness ngtcp2 compensates for has reached a millisecond (our timers' resolution), it
    * takes the whole wait away: the deadline is now. The wake-up for it would only drop it; drop it
    * here instead, at the time ngtcp2 set it for. */
-  if (c->tx_idle && ngtcp2_conn_get_expiry(c->conn) <= ts && pacing_only_due(c, ts)) {
-    c->in_ngtcp2 = 1;
-    int rv = ngtcp2_conn_handle_expiry(c->conn, ts);
-    after_ngtcp2(c);
-    if (rv != 0) {
-      conn_on_error(c, rv);
-      return;
-    }
+  ngtcp2_tstamp exp = ngtcp2_conn_get_expiry(c->conn);
+  if (exp <= ts && pacing_only_due(c, ts)) {
+    if (handle_expiry(c, ts) || c->state != QC_READY) return; /* closing: its own timer runs */
     c->ep->counts.pacing_now++;
+    exp = ngtcp2_conn_get_expiry(c->conn);
   }
-  arm_timer(c);
+  arm_timer_at(c, exp);
 }
 
 /* ------------------------------------------------------------------------------------------ */
