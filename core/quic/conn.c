@@ -1010,12 +1010,12 @@ void quic_conn_flush(quic_conn *c) {
     return;
   }
   if (flush_stash(c)) return;
+  /* Each packet gets room for ngtcp2's largest: it writes packets of the path's validated size, but
+   * a PMTUD probe is larger, and it is skipped when it does not fit (then the path stays at 1200). */
   size_t mtu = ngtcp2_conn_get_max_tx_udp_payload_size(c->conn);
-  size_t path_mtu = ngtcp2_conn_get_path_max_tx_udp_payload_size(c->conn);
   /* Packets are written straight into the endpoint's send arena, one GSO batch per window. */
   uint8_t *buf = quic_endpoint_tx_room(c->ep, QUIC_TX_WINDOW);
   if (mtu > 1500) mtu = 1500;
-  if (path_mtu > mtu) path_mtu = mtu;
   size_t used = 0, npkts = 0, gso = 0, written = 0;
   int drained = 0;
   ngtcp2_tstamp ts = now_ts();
@@ -1040,7 +1040,7 @@ void quic_conn_flush(quic_conn *c) {
     }
     ngtcp2_ssize ndatalen = -1;
     ngtcp2_ssize n;
-    size_t room = path_mtu;
+    size_t room = mtu;
     if (dg) {
       int accepted = 0;
       ngtcp2_vec dv = {.base = dg->data, .len = dg->len};
@@ -1091,11 +1091,24 @@ void quic_conn_flush(quic_conn *c) {
       break;
     }
     written++;
+    if (npkts > 0 && (size_t)n > gso) {
+      /* Longer than the batch's segments (a PMTUD probe, or a full packet after a short one): the
+       * batch goes without it, and it starts the next. */
+      uint8_t *pkt = buf + used;
+      int rv = quic_endpoint_tx_commit(c->ep, c, used, npkts > 1 ? gso : 0);
+      buf = quic_endpoint_tx_room(c->ep, QUIC_TX_WINDOW);
+      if (buf != pkt) memmove(buf, pkt, (size_t)n);
+      used = npkts = 0;
+      if (rv == UDP_SEND_BLOCKED) { /* stashed behind the batch, as the loop's last */
+        quic_endpoint_tx_commit(c->ep, c, (size_t)n, 0);
+        break;
+      }
+    }
     /* GSO batch: equal-size packets; a shorter one ends the batch. */
     if (npkts == 0) gso = (size_t)n;
     used += (size_t)n;
     npkts++;
-    if ((size_t)n < gso || npkts == QUIC_TX_BATCH || used + path_mtu > QUIC_TX_WINDOW) {
+    if ((size_t)n < gso || npkts == QUIC_TX_BATCH || used + mtu > QUIC_TX_WINDOW) {
       int rv = quic_endpoint_tx_commit(c->ep, c, used, npkts > 1 ? gso : 0);
       used = npkts = 0;
       if (rv == UDP_SEND_BLOCKED) break;

@@ -1,0 +1,152 @@
+/* Unit tests: a QUIC connection of the core (core/quic) between two endpoints on 127.0.0.1. The
+ * path's packet size grows by PMTUD: ngtcp2 only sends a probe when the buffer it is given can hold
+ * it, so a flush that offered the path's current size kept every connection at 1200 bytes, and a
+ * 4 KB frame took four packets instead of three. Every stream's bytes arrive whole and in order
+ * through the probes (a probe longer than the packets before it leaves their GSO batch). */
+#include <check.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quic/quic.h"
+#include "quic/quic_int.h" /* the ngtcp2 connection: its path's packet size */
+#include "tls/tls.h"
+
+#define STREAMS 40
+#define STREAM_LEN 4096
+
+typedef struct peer {
+  quic_conn *c;
+  int ready, closed;
+  size_t got[STREAMS]; /* client: bytes received per stream, in order */
+  int fin[STREAMS], bad;
+} peer;
+
+static uint8_t stream_byte(size_t stream, size_t off) { return (uint8_t)(stream * 31 + off * 7 + off / 251); }
+
+static void on_ready(quic_conn *c, void *ud) {
+  peer *p = ud;
+  p->c = c;
+  p->ready = 1;
+}
+
+static void on_data(quic_conn *c, int64_t sid, const uint8_t *data, size_t len, int fin, void *ud) {
+  (void)c;
+  peer *p = ud;
+  size_t k = (size_t)sid / 4; /* the server's uni streams are 3, 7, 11, ... */
+  if (k >= STREAMS) {
+    p->bad++;
+    return;
+  }
+  for (size_t i = 0; i < len; i++)
+    if (data[i] != stream_byte(k, p->got[k] + i)) p->bad++;
+  p->got[k] += len;
+  if (fin) p->fin[k] = 1;
+}
+
+static void on_closed(quic_conn *c, const quic_close_info *info, void *ud) {
+  (void)c;
+  (void)info;
+  ((peer *)ud)->closed = 1;
+}
+
+static const quic_conn_handler handler = {.on_ready = on_ready, .on_stream_data = on_data, .on_closed = on_closed};
+
+static void on_accept(void *ud, quic_conn *c) { quic_conn_set_handler(c, &handler, ud); }
+
+static void run_until(uv_loop_t *loop, const int *flag, uint64_t ms) {
+  uint64_t until = uv_now(loop) + ms;
+  while (!*flag && uv_now(loop) < until) {
+    uv_run(loop, UV_RUN_NOWAIT);
+    uv_update_time(loop);
+  }
+}
+
+START_TEST(test_pmtud_raises_the_packet_size) {
+  ck_assert_int_eq(tls_global_init(), 0);
+  char err[256];
+  tls_identity id;
+  const char *names[] = {"localhost"};
+  ck_assert_msg(tls_identity_generate(&id, names, 1, err, sizeof err) == 0, "%s", err);
+  static const char *const alpn[] = {"test-quic"};
+  tls_ctx *stls = tls_server_ctx_new(&id, alpn, 1, NULL, err, sizeof err);
+  ck_assert_msg(stls != NULL, "%s", err);
+  tls_client_options copt = {.verify = TLS_VERIFY_NONE};
+  tls_ctx *ctls = tls_client_ctx_new(&copt, err, sizeof err);
+  ck_assert_msg(ctls != NULL, "%s", err);
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  peer server = {0}, client = {0};
+  quic_endpoint *sep = quic_endpoint_new(&loop, (struct sockaddr *)&a, sizeof a, stls, NULL, on_accept, &server, err,
+                                         sizeof err);
+  ck_assert_msg(sep != NULL, "%s", err);
+  quic_endpoint *cep = quic_endpoint_new(&loop, (struct sockaddr *)&a, sizeof a, NULL, NULL, NULL, NULL, err, sizeof err);
+  ck_assert_msg(cep != NULL, "%s", err);
+  const udp_addr *to = quic_endpoint_local(sep);
+  quic_conn *cc = quic_endpoint_connect(cep, (const struct sockaddr *)&to->ss, to->len, ctls, "localhost", alpn, 1,
+                                        &handler, &client, err, sizeof err);
+  ck_assert_msg(cc != NULL, "%s", err);
+  run_until(&loop, &server.ready, 3000);
+  ck_assert(server.ready);
+  ck_assert_uint_eq(ngtcp2_conn_get_path_max_tx_udp_payload_size(server.c->conn), 1200);
+
+  /* one 4 KB stream every 10 ms, as a fan-out writes frames; ngtcp2 probes between them */
+  uint8_t buf[STREAM_LEN];
+  for (size_t k = 0; k < STREAMS; k++) {
+    int64_t sid = quic_conn_open_uni(server.c);
+    ck_assert_int_ge(sid, 0);
+    ck_assert_uint_eq((size_t)sid / 4, k);
+    for (size_t i = 0; i < sizeof buf; i++) buf[i] = stream_byte(k, i);
+    ck_assert_int_eq(quic_conn_write_copy(server.c, sid, buf, sizeof buf), 0);
+    ck_assert_int_eq(quic_conn_finish(server.c, sid), 0);
+    int never = 0;
+    run_until(&loop, &never, 10);
+  }
+  run_until(&loop, &client.fin[STREAMS - 1], 3000);
+  for (size_t k = 0; k < STREAMS; k++) {
+    ck_assert_msg(client.got[k] == STREAM_LEN && client.fin[k], "stream %zu: %zu bytes, fin %d", k, client.got[k],
+                  client.fin[k]);
+  }
+  ck_assert_int_eq(client.bad, 0);
+  /* ngtcp2's probes go up to 1492 - 48 bytes; loopback carries them all */
+  size_t path = ngtcp2_conn_get_path_max_tx_udp_payload_size(server.c->conn);
+  ck_assert_msg(path > 1400, "the path stayed at %zu bytes", path);
+
+  /* now a 4 KB frame on a stream is three datagrams */
+  quic_endpoint_counts before, after;
+  quic_endpoint_counts_get(sep, &before);
+  int64_t sid = quic_conn_open_uni(server.c);
+  ck_assert_int_ge(sid, 0);
+  ck_assert_int_eq(quic_conn_write_copy(server.c, sid, buf, 4096 - 40), 0);
+  int never = 0;
+  run_until(&loop, &never, 5);
+  quic_endpoint_counts_get(sep, &after);
+  ck_assert_uint_eq(after.datagrams_sent - before.datagrams_sent, 3);
+
+  quic_conn_close(server.c, 0, "done");
+  run_until(&loop, &client.closed, 3000);
+  ck_assert(client.closed);
+  quic_endpoint_shutdown(sep, 0, "", NULL, NULL);
+  quic_endpoint_shutdown(cep, 0, "", NULL, NULL);
+  for (int i = 0; i < 100 && uv_run(&loop, UV_RUN_NOWAIT); i++) uv_sleep(1);
+  tls_ctx_free(stls);
+  tls_ctx_free(ctls);
+  tls_identity_free(&id);
+  tls_global_cleanup();
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("quic");
+  TCase *tc = tcase_create("conn");
+  tcase_set_timeout(tc, 20);
+  tcase_add_test(tc, test_pmtud_raises_the_packet_size);
+  suite_add_tcase(s, tc);
+  SRunner *r = srunner_create(s);
+  srunner_run_all(r, CK_NORMAL);
+  int failed = srunner_ntests_failed(r);
+  srunner_free(r);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
