@@ -553,7 +553,8 @@ static void conn_enter_end(quic_conn *c, quic_conn_state st) {
   ngtcp2_duration pto = c->conn ? ngtcp2_conn_get_pto(c->conn) : 0;
   uint64_t ms = pto * 3 / NGTCP2_MILLISECONDS;
   if (ms < 10) ms = 10;
-  c->timer_due = UINT64_MAX;
+  quic_endpoint_deadline_cancel(c->ep, c);
+  c->timer_due = c->uv_due = uv_now(c->ep->loop) + ms;
   uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 
@@ -761,8 +762,8 @@ static int handle_expiry(quic_conn *c, ngtcp2_tstamp now) {
   return -1;
 }
 
-static void on_timer(uv_timer_t *t) {
-  quic_conn *c = t->data;
+/* The connection's deadline: ngtcp2's expiry, or the end of the closing period. */
+static void on_deadline(quic_conn *c) {
   if (c->state == QC_CLOSING || c->state == QC_DRAINING) {
     free_all_streams(c);
     conn_free(c);
@@ -788,14 +789,39 @@ static void on_timer(uv_timer_t *t) {
   quic_conn_flush(c);
 }
 
-/* Arms the timer for ngtcp2 time exp; one already set for the same loop millisecond stays (a restart
- * is a removal and an insertion in libuv's timer heap, at every flush of every connection). */
+void quic_conn_on_deadline(quic_conn *c) { on_deadline(c); }
+
+/* The libuv timer: a deadline beyond the wheel's span, or the closing period. It is left running when
+ * the deadline moves later or onto the wheel, and then only looks again when it fires. */
+static void on_timer(uv_timer_t *t) {
+  quic_conn *c = t->data;
+  if (c->state < QC_CLOSING) {
+    if (c->wheel_entry.set) return; /* the wheel holds the deadline now */
+    uint64_t now = uv_now(c->ep->loop);
+    if (c->timer_due > now) {
+      c->uv_due = c->timer_due;
+      uv_timer_start(&c->timer, on_timer, c->timer_due - now, 0);
+      return;
+    }
+  }
+  on_deadline(c);
+}
+
+/* Sets the deadline for ngtcp2 time exp, in loop milliseconds: on the endpoint's timer wheel when it
+ * is within its span (most are: setting one there is O(1), where a restart of a libuv timer is a
+ * removal and an insertion in its heap, at every flush of every connection), else on the libuv
+ * timer, which is restarted only to fire earlier. */
 static void arm_timer_at(quic_conn *c, ngtcp2_tstamp exp) {
+  if (c->state >= QC_CLOSING) return; /* the closing period's timer stays */
   ngtcp2_tstamp now = now_ts();
   uint64_t ms = exp > now ? (exp - now + NGTCP2_MILLISECONDS - 1) / NGTCP2_MILLISECONDS : 0;
   uint64_t due = uv_now(c->ep->loop) + ms;
-  if (due == c->timer_due && uv_is_active((uv_handle_t *)&c->timer)) return;
+  if (due == c->timer_due && c->wheel_entry.set) return;
   c->timer_due = due;
+  if (quic_endpoint_deadline_set(c->ep, c, due)) return;
+  quic_endpoint_deadline_cancel(c->ep, c);
+  if (uv_is_active((uv_handle_t *)&c->timer) && c->uv_due <= due) return;
+  c->uv_due = due;
   uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 

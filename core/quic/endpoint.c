@@ -5,6 +5,7 @@
 #include <ngtcp2/ngtcp2_crypto.h>
 
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -199,7 +200,47 @@ void quic_endpoint_del_cid(quic_endpoint *ep, const uint8_t *id, size_t len) {
 
 static void maybe_finish_shutdown(quic_endpoint *ep);
 
+/* ------------------------------------------------------------------------------------------ */
+/* The connections' deadlines */
+
+static void on_wheel_timer(uv_timer_t *t);
+
+static void wheel_timer_arm(quic_endpoint *ep, uint64_t due) {
+  if (due == UINT64_MAX || ep->shutting_down_handles) return;
+  uint64_t now = uv_now(ep->loop);
+  ep->wheel_timer_due = due;
+  uv_timer_start(&ep->wheel_timer, on_wheel_timer, due > now ? due - now : 0, 0);
+}
+
+static void fire_deadline(timer_wheel_entry *e, void *user_data) {
+  (void)user_data;
+  quic_conn *c = (quic_conn *)((char *)e - offsetof(quic_conn, wheel_entry));
+  quic_conn_on_deadline(c);
+}
+
+static void on_wheel_timer(uv_timer_t *t) {
+  quic_endpoint *ep = t->data;
+  ep->wheel_timer_due = UINT64_MAX;
+  /* the connections' packets go out together, as after a read */
+  ep->tx_hold++;
+  timer_wheel_expire(&ep->wheel, uv_now(ep->loop), fire_deadline, ep);
+  ep->tx_hold--;
+  quic_endpoint_tx_submit(ep);
+  uint64_t next = timer_wheel_next(&ep->wheel);
+  if (next < ep->wheel_timer_due) wheel_timer_arm(ep, next);
+}
+
+int quic_endpoint_deadline_set(quic_endpoint *ep, quic_conn *c, uint64_t due) {
+  if (!timer_wheel_fits(&ep->wheel, due, uv_now(ep->loop))) return 0;
+  timer_wheel_set(&ep->wheel, &c->wheel_entry, due);
+  if (due < ep->wheel_timer_due) wheel_timer_arm(ep, due); /* stays set when later: it looks again */
+  return 1;
+}
+
+void quic_endpoint_deadline_cancel(quic_endpoint *ep, quic_conn *c) { timer_wheel_cancel(&ep->wheel, &c->wheel_entry); }
+
 void quic_endpoint_conn_freed(quic_endpoint *ep, quic_conn *c) {
+  timer_wheel_cancel(&ep->wheel, &c->wheel_entry);
   if (c->prev) c->prev->next = c->next;
   else if (ep->conns == c) ep->conns = c->next;
   if (c->next) c->next->prev = c->prev;
@@ -348,6 +389,10 @@ quic_endpoint *quic_endpoint_new(uv_loop_t *loop, const struct sockaddr *addr, s
   if (ep->settings.rx_timestamps) udp_socket_rx_timestamps(ep->sock);
   uv_idle_init(loop, &ep->flush_idle);
   ep->flush_idle.data = ep;
+  timer_wheel_init(&ep->wheel, uv_now(loop));
+  uv_timer_init(loop, &ep->wheel_timer);
+  ep->wheel_timer.data = ep;
+  ep->wheel_timer_due = UINT64_MAX;
   return ep;
 }
 
@@ -364,10 +409,13 @@ static void on_handle_closed(uv_handle_t *h) {
 
 static void maybe_finish_shutdown(quic_endpoint *ep) {
   if (ep->n_conns > 0 || ep->handles_open > 0) return;
-  ep->handles_open = 1;
+  ep->handles_open = 2;
+  ep->shutting_down_handles = 1;
   quic_endpoint_tx_submit(ep); /* the last CONNECTION_CLOSEs */
   uv_idle_stop(&ep->flush_idle);
   uv_close((uv_handle_t *)&ep->flush_idle, on_handle_closed);
+  uv_timer_stop(&ep->wheel_timer);
+  uv_close((uv_handle_t *)&ep->wheel_timer, on_handle_closed);
   udp_socket_close(ep->sock); /* frees itself */
   ep->sock = NULL;
 }

@@ -7,6 +7,7 @@
 
 #include "base/freelist.h"
 #include "base/idmap.h"
+#include "base/timer_wheel.h"
 #include "quic/cid_map.h"
 #include "quic/quic.h"
 
@@ -73,8 +74,10 @@ struct quic_conn {
   udp_addr local, remote;
   int is_server;
   quic_conn_state state;
-  uv_timer_t timer;             /* owned handle */
-  uint64_t timer_due;           /* loop time (ms) the timer was last set for */
+  uv_timer_t timer;             /* owned handle: deadlines beyond the wheel's span, and the closing period */
+  uint64_t timer_due;           /* loop time (ms) of the connection's next deadline */
+  uint64_t uv_due;              /* loop time (ms) `timer` was last started for */
+  timer_wheel_entry wheel_entry; /* the deadline when it is on the endpoint's timer wheel */
   const quic_conn_handler *handler; /* borrowed */
   void *handler_data;
   ngtcp2_cid orig_dcid;         /* server: the client's first DCID, registered until free */
@@ -144,6 +147,12 @@ struct quic_endpoint {
   size_t txq_n;
   int tx_hold;                /* > 0: inside a batch of flushes, submit at its end */
   quic_endpoint_counts counts;
+  /* The connections' deadlines within TIMER_WHEEL_SPAN ms (most: pacing, ACK delay, loss detection),
+   * fired by one libuv timer set for the earliest. */
+  timer_wheel wheel;
+  uv_timer_t wheel_timer;     /* owned handle */
+  uint64_t wheel_timer_due;   /* loop time (ms) it is set for; UINT64_MAX when stopped */
+  int shutting_down_handles;  /* the handles are closing: no timer is started again */
 };
 
 /* endpoint.c, for conn.c: fills id[0, len) with a fresh random connection ID that names this
@@ -157,6 +166,7 @@ void quic_conn_read(quic_conn *c, const udp_addr *local, const udp_addr *remote,
                     uint8_t ecn);
 void quic_conn_flush(quic_conn *c);
 void quic_conn_destroy(quic_conn *c); /* immediate teardown (no packets), handler told if not yet */
+void quic_conn_on_deadline(quic_conn *c); /* its deadline on the endpoint's timer wheel is due */
 
 /* endpoint.c, for conn.c */
 void quic_endpoint_want_flush(quic_endpoint *ep, quic_conn *c);
@@ -164,6 +174,11 @@ void quic_endpoint_wait_writable(quic_endpoint *ep, quic_conn *c);
 int quic_endpoint_add_cid(quic_endpoint *ep, const uint8_t *id, size_t len, quic_conn *c);
 void quic_endpoint_del_cid(quic_endpoint *ep, const uint8_t *id, size_t len);
 void quic_endpoint_conn_freed(quic_endpoint *ep, quic_conn *c);
+/* Sets c's deadline on the endpoint's timer wheel at loop time due (ms), if it fits the wheel's span:
+ * 1, or 0 when it does not (use c->timer). The wheel calls quic_conn_on_deadline. */
+int quic_endpoint_deadline_set(quic_endpoint *ep, quic_conn *c, uint64_t due);
+/* Takes c's deadline off the wheel (nothing if it is not on it). */
+void quic_endpoint_deadline_cancel(quic_endpoint *ep, quic_conn *c);
 /* Room for at least need bytes of packets at the end of the send arena (the queue goes out first if
  * it is full). Write a GSO batch there, then commit it; the pointer is valid until then. */
 uint8_t *quic_endpoint_tx_room(quic_endpoint *ep, size_t need);

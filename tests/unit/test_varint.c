@@ -1,4 +1,5 @@
-/* Unit tests: QUIC varints, the byte cursor, the chunk, chunk_queue and idmap helpers. */
+/* Unit tests: QUIC varints, the byte cursor, the chunk, chunk_queue, idmap, freelist and timer_wheel
+ * helpers. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 #include "base/chunk.h"
 #include "base/freelist.h"
 #include "base/idmap.h"
+#include "base/timer_wheel.h"
 #include "base/varint.h"
 
 typedef struct vec {
@@ -313,6 +315,187 @@ START_TEST(test_idmap_random) {
 }
 END_TEST
 
+/* timer_wheel: entries fire once, by millisecond, when due; moved and cancelled ones as they were
+ * left; deadlines set while firing wait for the next expiry; the span, its wrap and overdue ones. */
+typedef struct tw_item {
+  timer_wheel_entry e;
+  int id, fired;
+  uint64_t fired_at;
+} tw_item;
+
+typedef struct tw_log {
+  int order[64], n;
+  uint64_t now;
+  timer_wheel *w;
+  tw_item *items;
+  int reset_self, set_other, cancel_other, free_other; /* what fire does, by item id (-1: nothing) */
+} tw_log;
+
+static void tw_fire(timer_wheel_entry *e, void *ud) {
+  tw_log *l = ud;
+  tw_item *it = (tw_item *)e;
+  it->fired++;
+  it->fired_at = l->now;
+  if (l->n < 64) l->order[l->n++] = it->id;
+  if (it->id == l->reset_self) timer_wheel_set(l->w, e, l->now); /* due at once: the next expiry */
+  if (it->id == l->set_other) timer_wheel_set(l->w, &l->items[l->cancel_other].e, l->now + 3);
+  if (it->id == l->free_other) {
+    timer_wheel_cancel(l->w, &l->items[l->free_other + 1].e);
+    memset(&l->items[l->free_other + 1], 0xdd, sizeof(tw_item)); /* as if freed: never touched again */
+  }
+}
+
+static size_t tw_expire(timer_wheel *w, tw_log *l, uint64_t now) {
+  l->now = now;
+  l->n = 0;
+  return timer_wheel_expire(w, now, tw_fire, l);
+}
+
+START_TEST(test_timer_wheel) {
+  timer_wheel w;
+  tw_item it[8];
+  memset(it, 0, sizeof it);
+  for (int i = 0; i < 8; i++) it[i].id = i;
+  tw_log l = {.w = &w, .items = it, .reset_self = -1, .set_other = -1, .cancel_other = -1, .free_other = -1};
+  /* a base just under a multiple of the span: the deadlines below wrap round the lists */
+  uint64_t t0 = 10 * TIMER_WHEEL_SPAN - 3;
+  timer_wheel_init(&w, t0);
+  ck_assert_uint_eq(timer_wheel_next(&w), UINT64_MAX);
+  ck_assert_uint_eq(tw_expire(&w, &l, t0 + 1000), 0);
+  /* empty: the base moved to the call's now, so a whole span from there fits */
+  ck_assert(timer_wheel_fits(&w, t0 + 1000 + TIMER_WHEEL_SPAN - 1, t0 + 1000));
+  ck_assert(!timer_wheel_fits(&w, t0 + 1000 + TIMER_WHEEL_SPAN, t0 + 1000));
+  t0 += 1000;
+  timer_wheel_set(&w, &it[0].e, t0 + 5);
+  timer_wheel_set(&w, &it[1].e, t0 + 2);
+  timer_wheel_set(&w, &it[2].e, t0 + 5);
+  timer_wheel_set(&w, &it[3].e, t0 + TIMER_WHEEL_SPAN - 1);
+  timer_wheel_set(&w, &it[4].e, t0 + 9);
+  ck_assert_uint_eq(w.count, 5);
+  ck_assert_uint_eq(timer_wheel_next(&w), t0 + 2);
+  /* moved later, moved earlier, cancelled twice */
+  timer_wheel_set(&w, &it[1].e, t0 + 7);
+  timer_wheel_set(&w, &it[4].e, t0 + 1);
+  timer_wheel_cancel(&w, &it[2].e);
+  timer_wheel_cancel(&w, &it[2].e);
+  ck_assert_uint_eq(w.count, 4);
+  ck_assert_uint_eq(timer_wheel_next(&w), t0 + 1);
+  ck_assert_uint_eq(tw_expire(&w, &l, t0), 0);
+  ck_assert_uint_eq(tw_expire(&w, &l, t0 + 6), 2);
+  ck_assert_int_eq(l.order[0], 4); /* ms 1, then ms 5 */
+  ck_assert_int_eq(l.order[1], 0);
+  ck_assert(!it[0].e.set && !it[4].e.set);
+  ck_assert_uint_eq(timer_wheel_next(&w), t0 + 7);
+  /* the deadline a span ahead of the old base fits only once the base has moved */
+  ck_assert(!timer_wheel_fits(&w, t0 + 6 + TIMER_WHEEL_SPAN, t0 + 6));
+  ck_assert(timer_wheel_fits(&w, t0 + 5 + TIMER_WHEEL_SPAN, t0 + 6));
+  timer_wheel_set(&w, &it[5].e, t0 + 5 + TIMER_WHEEL_SPAN);
+  /* overdue: fires at the next expiry; next() says the base */
+  timer_wheel_set(&w, &it[6].e, t0 - 50);
+  ck_assert_uint_eq(timer_wheel_next(&w), t0 + 6);
+  ck_assert_uint_eq(tw_expire(&w, &l, t0 + 6), 1);
+  ck_assert_int_eq(l.order[0], 6);
+  /* firing: 1 sets itself due at once (next expiry, not this one), sets 2, cancels and frees 3 (due
+   * in the same expiry, later) */
+  l.reset_self = 1;
+  l.set_other = 1;
+  l.cancel_other = 2;
+  l.free_other = 2; /* item 3 */
+  timer_wheel_set(&w, &it[2].e, t0 + 7);
+  timer_wheel_set(&w, &it[3].e, t0 + 8);
+  it[2].id = 2;
+  ck_assert_uint_eq(tw_expire(&w, &l, t0 + 8), 2); /* 1 and 2 (ms 7); 3 freed */
+  ck_assert_int_eq(l.order[0] + l.order[1], 3);
+  ck_assert_uint_eq(w.count, 3); /* 1 again, 2 again, 5 */
+  ck_assert_uint_eq(timer_wheel_next(&w), t0 + 8);
+  l.reset_self = l.set_other = l.free_other = -1;
+  ck_assert_uint_eq(tw_expire(&w, &l, t0 + 8), 1);
+  ck_assert_int_eq(l.order[0], 1);
+  ck_assert_uint_eq(tw_expire(&w, &l, t0 + 11), 1);
+  ck_assert_int_eq(l.order[0], 2);
+  /* a deadline moved by fire while it waits in the same expiry: it fires where it was moved to
+   * (7 is set after 6 on one millisecond, so it fires first; the order within one is not promised,
+   * but it is what makes this case) */
+  timer_wheel_set(&w, &it[6].e, t0 + 12);
+  timer_wheel_set(&w, &it[7].e, t0 + 12);
+  l.set_other = 7;
+  l.cancel_other = 6;
+  ck_assert_uint_eq(tw_expire(&w, &l, t0 + 12), 1);
+  ck_assert_int_eq(l.order[0], 7);
+  ck_assert(it[6].e.set);
+  ck_assert_uint_eq(timer_wheel_next(&w), t0 + 15);
+  l.set_other = -1;
+  ck_assert_uint_eq(tw_expire(&w, &l, t0 + 15), 1);
+  ck_assert_int_eq(l.order[0], 6);
+  /* a jump of more than a span fires what is left */
+  ck_assert_uint_eq(tw_expire(&w, &l, t0 + 5 * TIMER_WHEEL_SPAN), 1);
+  ck_assert_int_eq(l.order[0], 5);
+  ck_assert_uint_eq(w.count, 0);
+  ck_assert_uint_eq(timer_wheel_next(&w), UINT64_MAX);
+}
+END_TEST
+
+/* timer_wheel against a plain list of deadlines, in random steps across many wraps. */
+static void tw_count(timer_wheel_entry *e, void *ud) {
+  tw_item *it = (tw_item *)e;
+  it->fired++;
+  it->fired_at = *(uint64_t *)ud;
+}
+
+START_TEST(test_timer_wheel_random) {
+#define TW_N 64
+  timer_wheel w;
+  tw_item it[TW_N];
+  uint64_t due[TW_N];
+  int set[TW_N];
+  memset(it, 0, sizeof it);
+  memset(set, 0, sizeof set);
+  uint64_t now = 5;
+  timer_wheel_init(&w, now);
+  srand(7);
+  for (int step = 0; step < 20000; step++) {
+    int k = rand() % TW_N, op = rand() % 10;
+    if (op < 5) {
+      uint64_t d = now + (uint64_t)(rand() % (TIMER_WHEEL_SPAN + 40)) - 5;
+      if (timer_wheel_fits(&w, d, now)) {
+        timer_wheel_set(&w, &it[k].e, d);
+        due[k] = d;
+        set[k] = 1;
+      } else {
+        ck_assert_uint_ge(d, now + 1); /* the base is never ahead of now */
+      }
+    } else if (op < 7) {
+      timer_wheel_cancel(&w, &it[k].e);
+      set[k] = 0;
+    } else {
+      now += (uint64_t)(rand() % 10 == 0 ? rand() % (2 * TIMER_WHEEL_SPAN) : rand() % 8);
+      for (int i = 0; i < TW_N; i++) it[i].fired = 0;
+      size_t want = 0;
+      for (int i = 0; i < TW_N; i++) want += set[i] && due[i] <= now;
+      ck_assert_uint_eq(timer_wheel_expire(&w, now, tw_count, &now), want);
+      for (int i = 0; i < TW_N; i++) {
+        int should = set[i] && due[i] <= now;
+        ck_assert_int_eq(it[i].fired, should);
+        ck_assert_int_eq(it[i].e.set, set[i] && !should);
+        if (should) set[i] = 0;
+      }
+    }
+    size_t n = 0;
+    uint64_t first = UINT64_MAX;
+    for (int i = 0; i < TW_N; i++)
+      if (set[i]) {
+        n++;
+        if (due[i] < first) first = due[i];
+      }
+    ck_assert_uint_eq(w.count, n);
+    uint64_t next = timer_wheel_next(&w);
+    if (first == UINT64_MAX) ck_assert_uint_eq(next, UINT64_MAX);
+    else ck_assert_uint_eq(next, first < w.base ? w.base : first);
+  }
+#undef TW_N
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("varint");
   TCase *tc = tcase_create("core");
@@ -327,6 +510,8 @@ int main(void) {
   tcase_add_test(tc, test_freelist);
   tcase_add_test(tc, test_idmap);
   tcase_add_test(tc, test_idmap_random);
+  tcase_add_test(tc, test_timer_wheel);
+  tcase_add_test(tc, test_timer_wheel_random);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
