@@ -43,6 +43,7 @@ def fanout_figures(r, raw_ns):
         "egress_mbs": rx / dur / 1e6 if dur else None,
         "relay_cpu_pct": 100 * cpu / dur if cpu is not None and dur else None,
         "ns_per_byte": cpu * 1e9 / rx if cpu is not None and rx else None,
+        "sys_pct": 100 * w["sys_s"] / cpu if cpu and "sys_s" in w else None,
         "rss_per_sub_kib": (w.get("rss_kib", 0) - r.get("relay_rss_base_kib", 0)) / subs if w.get("ok") and subs else None,
         "p50_ms": r["latency_us"]["p50"] / 1000 if "latency_us" in r else None,
         "p99_ms": r["latency_us"]["p99"] / 1000 if "latency_us" in r else None,
@@ -108,10 +109,10 @@ def main():
     else:
         p("raw ngtcp2: not measured (no ratios)")
     p("")
-    head = (f"{'series':<10} {'subs':>5} {'egress':>9} {'relay':>6} {'ns/B':>7} {'x raw':>6} {'RSS/sub':>8} "
+    head = (f"{'series':<10} {'subs':>5} {'egress':>9} {'relay':>6} {'ns/B':>7} {'sys':>4} {'x raw':>6} {'RSS/sub':>8} "
             f"{'+1 sub':>7} {'p50':>7} {'p99':>7} {'arr50':>6} {'arr99':>6} {'lost':>6} {'recv':>7} {'bench':>6} {'lag':>6} {'runq':>5}")
     p(head)
-    p(f"{'':<10} {'':>5} {'MB/s':>9} {'CPU%':>6} {'':>7} {'':>6} {'KiB':>8} {'KiB':>7} {'ms':>7} {'ms':>7} {'ms':>6} {'ms':>6} "
+    p(f"{'':<10} {'':>5} {'MB/s':>9} {'CPU%':>6} {'':>7} {'%':>4} {'':>6} {'KiB':>8} {'KiB':>7} {'ms':>7} {'ms':>7} {'ms':>6} {'ms':>6} "
       f"{'groups':>6} {'%':>7} {'CPU%':>6} {'p99ms':>6} {'%':>5}")
     p("-" * len(head))
     bench_bound = False
@@ -124,7 +125,7 @@ def main():
             p(f"{f['series']:<10} {f['subs']:>5}  (no measurement: see the warnings above)")
             continue
         p(f"{f['series']:<10} {f['subs']:>5} {fmt(f['egress_mbs'], '9.2f')} {fmt(f['relay_cpu_pct'], '6.1f')} "
-          f"{fmt(f['ns_per_byte'], '7.2f')} {fmt(f['ratio'], '6.2f')} {fmt(f['rss_per_sub_kib'], '8.1f')} "
+          f"{fmt(f['ns_per_byte'], '7.2f')} {fmt(f['sys_pct'], '4.0f')} {fmt(f['ratio'], '6.2f')} {fmt(f['rss_per_sub_kib'], '8.1f')} "
           f"{fmt(f['marginal_kib'], '7.1f', '-')} "
           f"{fmt(f['p50_ms'], '7.2f')} {fmt(f['p99_ms'], '7.2f')} {fmt(f['arr50_ms'], '6.2f')} {fmt(f['arr99_ms'], '6.2f')} "
           f"{fmt(f['lost'], '6d')} "
@@ -132,7 +133,8 @@ def main():
           f"{fmt(f['runq_pct'], '5.0f')}{flag}"
           + (f"  ({f['failures']} failures)" if f["failures"] else ""))
     p("")
-    p("egress: frame payload delivered to subscribers; ns/B: relay CPU (user+system) per egress byte;")
+    p("egress: frame payload delivered to subscribers; ns/B: relay CPU (user+system) per egress byte; sys: the kernel's")
+    p("share of that CPU (system time; on loopback it includes the delivery into the subscribers' sockets);")
     p("x raw: that / the raw ngtcp2 server's CPU per byte; RSS/sub: (VmRSS - VmRSS with no session) / subscribers,")
     p("the group cache included (30 s of the track, at most 32 MiB); +1 sub: (VmRSS - VmRSS at 1 subscriber) / (subscribers - 1);")
     p("latency (p50, p99): publisher send to the subscriber's frame callback, both in moq-bench (one clock); arr50/arr99:")

@@ -900,8 +900,10 @@ static void report_json(bench *B, double window_s) {
   if (B->udp_ok) printf(",\"udp_rcvbuf_drops\":%llu", (unsigned long long)(B->udp_drops_b - B->udp_drops_a));
   if (B->watch_pid) {
     int ok = B->watch_a.ok && B->watch_b.ok;
-    printf(",\"watch\":{\"pid\":%d,\"ok\":%s,\"cpu_s\":%.2f,\"runq_s\":%.2f,\"rss_kib\":%llu,\"hwm_kib\":%llu}",
+    printf(",\"watch\":{\"pid\":%d,\"ok\":%s,\"cpu_s\":%.2f,\"user_s\":%.2f,\"sys_s\":%.2f,\"runq_s\":%.2f,"
+           "\"rss_kib\":%llu,\"hwm_kib\":%llu}",
            (int)B->watch_pid, ok ? "true" : "false", ok ? B->watch_b.cpu_s - B->watch_a.cpu_s : 0.0,
+           ok ? B->watch_b.user_s - B->watch_a.user_s : 0.0, ok ? B->watch_b.sys_s - B->watch_a.sys_s : 0.0,
            ok ? B->watch_b.runq_s - B->watch_a.runq_s : 0.0, (unsigned long long)B->watch_b.rss_kib,
            (unsigned long long)B->watch_b.hwm_kib);
   }
@@ -954,8 +956,10 @@ static void report_table(bench *B, double window_s) {
            window_s > 0 ? 100 * (B->self_b.cpu_s - B->self_a.cpu_s) / window_s : 0.0, B->self_b.runq_s - B->self_a.runq_s);
   if (B->watch_pid && B->watch_a.ok && B->watch_b.ok) {
     double cpu = B->watch_b.cpu_s - B->watch_a.cpu_s;
-    printf("  pid %-12d %.2f s CPU (%.0f %% of a core), %.2f s waiting for a CPU, RSS %.1f MiB (peak %.1f MiB)",
-           (int)B->watch_pid, cpu, window_s > 0 ? 100 * cpu / window_s : 0.0, B->watch_b.runq_s - B->watch_a.runq_s,
+    printf("  pid %-12d %.2f s CPU (%.0f %% of a core; user %.2f s, system %.2f s), %.2f s waiting for a CPU, "
+           "RSS %.1f MiB (peak %.1f MiB)",
+           (int)B->watch_pid, cpu, window_s > 0 ? 100 * cpu / window_s : 0.0, B->watch_b.user_s - B->watch_a.user_s,
+           B->watch_b.sys_s - B->watch_a.sys_s, B->watch_b.runq_s - B->watch_a.runq_s,
            B->watch_b.rss_kib / 1024.0, B->watch_b.hwm_kib / 1024.0);
     if (!B->connect_rate && B->bytes_received) printf(", %.3f ns CPU per byte received", cpu * 1e9 / (double)B->bytes_received);
     if (B->connect_rate && cpu > 0) printf(", %.0f sessions per CPU second", B->probes_window / cpu);

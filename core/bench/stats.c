@@ -58,7 +58,10 @@ int bench_proc_read(pid_t pid, bench_proc *out) {
   /* after ')': state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15) */
   if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) return -1;
   long hz = sysconf(_SC_CLK_TCK);
-  out->cpu_s = (double)(utime + stime) / (double)(hz > 0 ? hz : 100);
+  double tick = (double)(hz > 0 ? hz : 100);
+  out->user_s = (double)utime / tick;
+  out->sys_s = (double)stime / tick;
+  out->cpu_s = (double)(utime + stime) / tick;
   snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
   f = fopen(path, "r");
   if (!f) return -1;

@@ -26,6 +26,7 @@ void bench_samples_free(bench_samples *s);
 typedef struct bench_proc {
   int ok;             /* the readings succeeded */
   double cpu_s;       /* user + system CPU time so far, seconds */
+  double user_s, sys_s; /* the two parts of cpu_s: user space and the kernel */
   uint64_t rss_kib;   /* VmRSS */
   uint64_t hwm_kib;   /* VmHWM (peak RSS) */
   double runq_s;      /* time spent runnable but waiting for a CPU (/proc/PID/schedstat), seconds */

@@ -39,6 +39,8 @@ assert r["bytes_received"] == 3000 * r["frames_received"], "bytes do not match f
 assert r["groups_lost"] == 0, f"{r['groups_lost']} groups lost"
 assert r["frames_corrupt"] == 0 and r["frames_out_of_order"] == 0, "corrupt or reordered frames"
 assert r["watch"]["ok"] and r["watch"]["rss_kib"] > 0, "the relay's /proc readings"
+w = r["watch"]
+assert w["user_s"] >= 0 and w["sys_s"] >= 0 and abs(w["user_s"] + w["sys_s"] - w["cpu_s"]) <= 0.011, f"user + system != cpu: {w}"
 PY
 ok "1 publisher -> 3 subscribers: $(cut -c1-160 "$TEST_TMP/fanout.json")..."
 
