@@ -61,7 +61,7 @@ int bench_proc_read(pid_t pid, bench_proc *out) {
   double tick = (double)(hz > 0 ? hz : 100);
   out->user_s = (double)utime / tick;
   out->sys_s = (double)stime / tick;
-  out->cpu_s = (double)(utime + stime) / tick;
+  out->cpu_s = out->user_s + out->sys_s;
   snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
   f = fopen(path, "r");
   if (!f) return -1;

@@ -763,7 +763,7 @@ static int handle_expiry(quic_conn *c, ngtcp2_tstamp now) {
 }
 
 /* The connection's deadline: ngtcp2's expiry, or the end of the closing period. */
-static void on_deadline(quic_conn *c) {
+void quic_conn_on_deadline(quic_conn *c) {
   if (c->state == QC_CLOSING || c->state == QC_DRAINING) {
     free_all_streams(c);
     conn_free(c);
@@ -789,8 +789,6 @@ static void on_deadline(quic_conn *c) {
   quic_conn_flush(c);
 }
 
-void quic_conn_on_deadline(quic_conn *c) { on_deadline(c); }
-
 /* The libuv timer: a deadline beyond the wheel's span, or the closing period. It is left running when
  * the deadline moves later or onto the wheel, and then only looks again when it fires. */
 static void on_timer(uv_timer_t *t) {
@@ -804,7 +802,7 @@ static void on_timer(uv_timer_t *t) {
       return;
     }
   }
-  on_deadline(c);
+  quic_conn_on_deadline(c);
 }
 
 /* Sets the deadline for ngtcp2 time exp, in loop milliseconds: on the endpoint's timer wheel when it

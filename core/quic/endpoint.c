@@ -206,7 +206,7 @@ static void maybe_finish_shutdown(quic_endpoint *ep);
 static void on_wheel_timer(uv_timer_t *t);
 
 static void wheel_timer_arm(quic_endpoint *ep, uint64_t due) {
-  if (due == UINT64_MAX || ep->shutting_down_handles) return;
+  if (due == UINT64_MAX || !ep->sock) return; /* no socket: the endpoint's handles are closing */
   uint64_t now = uv_now(ep->loop);
   ep->wheel_timer_due = due;
   uv_timer_start(&ep->wheel_timer, on_wheel_timer, due > now ? due - now : 0, 0);
@@ -240,7 +240,7 @@ int quic_endpoint_deadline_set(quic_endpoint *ep, quic_conn *c, uint64_t due) {
 void quic_endpoint_deadline_cancel(quic_endpoint *ep, quic_conn *c) { timer_wheel_cancel(&ep->wheel, &c->wheel_entry); }
 
 void quic_endpoint_conn_freed(quic_endpoint *ep, quic_conn *c) {
-  timer_wheel_cancel(&ep->wheel, &c->wheel_entry);
+  quic_endpoint_deadline_cancel(ep, c);
   if (c->prev) c->prev->next = c->next;
   else if (ep->conns == c) ep->conns = c->next;
   if (c->next) c->next->prev = c->prev;
@@ -410,7 +410,6 @@ static void on_handle_closed(uv_handle_t *h) {
 static void maybe_finish_shutdown(quic_endpoint *ep) {
   if (ep->n_conns > 0 || ep->handles_open > 0) return;
   ep->handles_open = 2;
-  ep->shutting_down_handles = 1;
   quic_endpoint_tx_submit(ep); /* the last CONNECTION_CLOSEs */
   uv_idle_stop(&ep->flush_idle);
   uv_close((uv_handle_t *)&ep->flush_idle, on_handle_closed);

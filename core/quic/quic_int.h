@@ -152,7 +152,6 @@ struct quic_endpoint {
   timer_wheel wheel;
   uv_timer_t wheel_timer;     /* owned handle */
   uint64_t wheel_timer_due;   /* loop time (ms) it is set for; UINT64_MAX when stopped */
-  int shutting_down_handles;  /* the handles are closing: no timer is started again */
 };
 
 /* endpoint.c, for conn.c: fills id[0, len) with a fresh random connection ID that names this
@@ -166,7 +165,7 @@ void quic_conn_read(quic_conn *c, const udp_addr *local, const udp_addr *remote,
                     uint8_t ecn);
 void quic_conn_flush(quic_conn *c);
 void quic_conn_destroy(quic_conn *c); /* immediate teardown (no packets), handler told if not yet */
-void quic_conn_on_deadline(quic_conn *c); /* its deadline on the endpoint's timer wheel is due */
+void quic_conn_on_deadline(quic_conn *c); /* its deadline (on the endpoint's timer wheel or its own timer) is due */
 
 /* endpoint.c, for conn.c */
 void quic_endpoint_want_flush(quic_endpoint *ep, quic_conn *c);
