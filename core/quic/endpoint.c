@@ -104,8 +104,8 @@ int quic_endpoint_tx_commit(quic_endpoint *ep, quic_conn *c, size_t len, size_t 
   }
   quic_tx_entry *e = &ep->txq[ep->txq_n++];
   e->c = c;
-  e->local = c->local;
-  e->remote = c->remote;
+  udp_addr_copy(&e->local, &c->local); /* c's lines are cold here: only the bytes in use */
+  udp_addr_copy(&e->remote, &c->remote);
   e->off = ep->tx_used;
   e->len = len;
   e->gso = gso;

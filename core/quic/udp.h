@@ -8,14 +8,23 @@
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <uv.h>
 
-/* A socket address with its length. */
+/* A socket address with its length. The length comes first, next to the address's first bytes: a
+ * copy or a look at an IPv4 or IPv6 address then touches one or two cache lines, not three. */
 typedef struct udp_addr {
-  struct sockaddr_storage ss;
   socklen_t len;
+  struct sockaddr_storage ss;
 } udp_addr;
+
+/* Copies the part of src in use (its length and len bytes of address), not all of ss. */
+static inline void udp_addr_copy(udp_addr *dst, const udp_addr *src) {
+  socklen_t n = src->len <= sizeof src->ss ? src->len : (socklen_t)sizeof src->ss;
+  dst->len = n;
+  memcpy(&dst->ss, &src->ss, n);
+}
 
 typedef struct udp_socket udp_socket;
 
