@@ -380,7 +380,7 @@ check("stalled subscriber: its old groups are reset; the publisher and a healthy
   for (let i = 0; i < groups - 1; i++) {
     const frames = [randomBytes(1 << 20)];
     sent.set(await pub.group("video", frames), frames.map((f) => new Uint8Array(f)));
-    await sleep(i === 11 ? 2500 : 200); // a pause longer than the relay's patience for unsent old groups
+    await sleep(i === 11 ? 2500 : 200); // a pause: the healthy reader catches up, the stalled one does not
   }
   const got = await reading;
   got.delete(first);
