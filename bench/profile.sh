@@ -22,11 +22,9 @@
 # PROFILE_LL ("1048576,16,64"), PROFILE_OUT (default: profile-results/ in the build directory).
 set -euo pipefail
 
-srcdir=$(cd "$(dirname "$0")/.." && pwd)
-: "${top_builddir:=$srcdir}"
-builddir=$(cd "$top_builddir" && pwd)
-RELAY="$builddir/moq-relay"
-BENCH="$builddir/moq-bench"
+bench_name=profile
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 subs=${PROFILE_SUBS:-20}
 fps=${PROFILE_FPS:-20}
 frame=${PROFILE_FRAME:-4096}
@@ -34,9 +32,6 @@ window=${PROFILE_WINDOW:-6}
 ll=${PROFILE_LL:-1048576,16,64}
 out=${PROFILE_OUT:-$builddir/profile-results}
 
-say() { printf 'profile: %s\n' "$*" >&2; }
-die() { printf 'profile: error: %s\n' "$*" >&2; exit 1; }
-[ -x "$RELAY" ] && [ -x "$BENCH" ] || die "build first: make (needs $RELAY and $BENCH)"
 command -v valgrind >/dev/null && command -v callgrind_control >/dev/null && command -v callgrind_annotate >/dev/null \
   || die "valgrind (with callgrind_control and callgrind_annotate) is not installed: apt-get install valgrind"
 for v in subs fps frame window; do
@@ -47,11 +42,9 @@ case $ll in *[!0-9,]* | *,*,*,* | [!0-9]* | *,) die "PROFILE_LL must be SIZE,ASS
 mkdir -p "$out"
 rm -f "$out"/callgrind.out*
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || :; done; }
-trap cleanup EXIT
+trap stop_pids EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 valgrind --tool=callgrind --instr-atstart=no --cache-sim=yes --LL="$ll" --callgrind-out-file="$out/callgrind.out" \
   "$RELAY" --server-bind "127.0.0.1:$port" --tls-generate localhost --auth-public "" --workers 1 \
   --limit-sessions-per-address 100000 --log-level warn >"$out/relay.out" 2>"$out/relay.log" &

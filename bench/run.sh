@@ -36,11 +36,9 @@
 # BENCH_OUT, BENCH_PIN.
 set -euo pipefail
 
-srcdir=$(cd "$(dirname "$0")/.." && pwd)
-: "${top_builddir:=$srcdir}"
-builddir=$(cd "$top_builddir" && pwd)
-RELAY="$builddir/moq-relay"
-BENCH="$builddir/moq-bench"
+bench_name=bench
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 out=${BENCH_OUT:-$builddir/bench-results}
 duration=${BENCH_DURATION:-8}
 warmup=${BENCH_WARMUP:-2}
@@ -55,16 +53,10 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
   points=${BENCH_POINTS:-"video-4k:60:4096:1 video-4k:60:4096:50 audio:100:200:50"}
 fi
 
-say() { printf 'bench: %s\n' "$*" >&2; }
-die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
-[ -x "$RELAY" ] && [ -x "$BENCH" ] || die "build first: make (needs $RELAY and $BENCH)"
-command -v python3 >/dev/null || die "python3 is needed to read the results"
 mkdir -p "$out"
 work=$(mktemp -d "${TMPDIR:-/tmp}/moq-bench.XXXXXX")
-pids=()
 cleanup() {
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || :; done
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || :; done
+  stop_pids
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -85,9 +77,6 @@ if [ "$nice_level" != 0 ]; then
   pin_client=(nice -n "$nice_level" "${pin_client[@]}")
 fi
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 cpu_of() { # utime + stime of PID in seconds
   python3 - "$1" <<'EOF'
 import os, sys
