@@ -502,6 +502,7 @@ START_TEST(test_timer_wheel_random) {
 #undef TW_N
 }
 END_TEST
+#undef TW_EXPECT
 
 int main(void) {
   Suite *s = suite_create("varint");
