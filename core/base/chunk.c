@@ -8,6 +8,7 @@ chunk *chunk_new(size_t len) {
   if (!c) return NULL;
   c->refs = 1;
   c->len = len;
+  c->ready_ns = 0;
   return c;
 }
 

@@ -10,6 +10,8 @@
 typedef struct chunk {
   uint32_t refs;  /* owners (changed only by chunk_ref/chunk_unref, atomically); freed at zero */
   size_t len;     /* bytes in data */
+  uint64_t ready_ns; /* a received frame's payload: CLOCK_MONOTONIC time the relay had all of it, set
+                        before the chunk is shared (the egress delay is counted from it); else 0 */
   uint8_t data[]; /* owned by the chunk */
 } chunk;
 

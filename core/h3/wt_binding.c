@@ -11,6 +11,7 @@ static int t_stop(void *ctx, int64_t sid, uint64_t code) { return wt_session_sto
 static size_t t_queued(void *ctx, int64_t sid) { return wt_session_stream_queued(ctx, sid); }
 static int t_prio(void *ctx, int64_t sid, uint64_t prio) { return wt_session_set_priority(ctx, sid, prio); }
 static void t_close(void *ctx, uint64_t code, const char *reason) { wt_session_close(ctx, code, reason); }
+static void t_time_egress(void *ctx, int64_t sid, uint64_t ready_ns) { wt_session_time_egress(ctx, sid, ready_ns); }
 
 void moq_wt_transport(moq_transport *tr, wt_session *s) {
   tr->open_bidi = t_open_bidi;
@@ -22,6 +23,7 @@ void moq_wt_transport(moq_transport *tr, wt_session *s) {
   tr->queued = t_queued;
   tr->set_priority = t_prio;
   tr->close = t_close;
+  tr->time_egress = t_time_egress;
   tr->ctx = s;
 }
 

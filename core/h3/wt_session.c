@@ -1049,6 +1049,10 @@ int wt_session_write(wt_session *s, int64_t sid, chunk *data, size_t off, size_t
   return map_err(quic_conn_write(s->conn, sid, data, off, len));
 }
 
+void wt_session_time_egress(wt_session *s, int64_t sid, uint64_t ready_ns) {
+  if (s->conn) quic_conn_time_egress(s->conn, sid, ready_ns);
+}
+
 int wt_session_finish(wt_session *s, int64_t sid) {
   if (!s->conn) return WT_ERR_CLOSED;
   return map_err(quic_conn_finish(s->conn, sid));

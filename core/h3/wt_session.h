@@ -133,6 +133,8 @@ int64_t wt_session_open_uni(wt_session *s);
 int wt_session_write(wt_session *s, int64_t sid, chunk *data, size_t off, size_t len);
 /* FIN after the queued data. 0 or WT_ERR_*. */
 int wt_session_finish(wt_session *s, int64_t sid);
+/* Times the bytes queued so far on a stream (quic_conn_time_egress). */
+void wt_session_time_egress(wt_session *s, int64_t sid, uint64_t ready_ns);
 /* Resets our sending side with a WebTransport code (mapped to HTTP/3). 0 or WT_ERR_*. */
 int wt_session_reset_stream(wt_session *s, int64_t sid, uint64_t code);
 /* Asks the peer to stop sending, with a WebTransport code. 0 or WT_ERR_*. */

@@ -11,6 +11,7 @@ static int t_stop(void *ctx, int64_t sid, uint64_t code) { return quic_conn_stop
 static size_t t_queued(void *ctx, int64_t sid) { return quic_conn_stream_queued(ctx, sid); }
 static int t_prio(void *ctx, int64_t sid, uint64_t prio) { return quic_conn_set_priority(ctx, sid, prio); }
 static void t_close(void *ctx, uint64_t code, const char *reason) { quic_conn_close(ctx, code, reason); }
+static void t_time_egress(void *ctx, int64_t sid, uint64_t ready_ns) { quic_conn_time_egress(ctx, sid, ready_ns); }
 
 void moq_quic_transport(moq_transport *tr, quic_conn *c) {
   tr->open_bidi = t_open_bidi;
@@ -22,6 +23,7 @@ void moq_quic_transport(moq_transport *tr, quic_conn *c) {
   tr->queued = t_queued;
   tr->set_priority = t_prio;
   tr->close = t_close;
+  tr->time_egress = t_time_egress;
   tr->ctx = c;
 }
 

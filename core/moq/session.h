@@ -27,6 +27,9 @@ typedef struct moq_transport {
   int (*stop)(void *ctx, int64_t sid, uint64_t code);  /* ask the peer to stop sending */
   size_t (*queued)(void *ctx, int64_t sid);            /* bytes not yet acknowledged */
   int (*set_priority)(void *ctx, int64_t sid, uint64_t prio); /* higher is sent first */
+  /* Optional (NULL: not measured): when the last byte queued so far on sid goes to the kernel, count
+   * the time since ready_ns (CLOCK_MONOTONIC) as an egress delay. One timing per stream at a time. */
+  void (*time_egress)(void *ctx, int64_t sid, uint64_t ready_ns);
   void (*close)(void *ctx, uint64_t code, const char *reason); /* close the whole session */
   void *ctx;
 } moq_transport;

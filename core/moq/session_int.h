@@ -195,6 +195,7 @@ void sess_reset(moq_session *s, int64_t sid, uint64_t code);
 void sess_fin(moq_session *s, int64_t sid);
 void sess_fail(moq_session *s, uint64_t code, const char *why);
 uint64_t sess_now_ms(void);
+uint64_t sess_now_ns(void); /* CLOCK_MONOTONIC, nanoseconds (libuv's uv_hrtime clock) */
 int sess_rel_to_global(const moq_session *s, const char *rel, char *out, size_t outlen);
 int sess_may(char *const *list, size_t n, const char *path);
 

@@ -250,8 +250,9 @@ static int out_header(moq_session *s, group_out *o) {
 }
 
 /* Writes frames [o->next_frame, upto] of the group: the cached header slice for our version and the
- * shared payload, both by reference. */
-static void out_write(moq_session *s, group_out *o, size_t upto) {
+ * shared payload, both by reference. live: frame upto has just arrived (not a replay from the cache
+ * or a group that waited for a stream), so its egress delay is timed. */
+static void out_write(moq_session *s, group_out *o, size_t upto, int live) {
   group *g = o->g;
   if (!o->ended && o->next_frame <= upto && o->next_frame < g->n_frames && out_header(s, o) < 0) {
     out_end(s, o, 1, MOQ_CODE_CANCEL);
@@ -267,6 +268,8 @@ static void out_write(moq_session *s, group_out *o, size_t upto) {
       return;
     }
     out_count(o, hlen + f->payload->len);
+    if (live && o->next_frame == upto + 1 && f->payload->ready_ns && s->tr.time_egress)
+      s->tr.time_egress(s->tr.ctx, o->sid, f->payload->ready_ns);
   }
 }
 
@@ -341,7 +344,7 @@ static int start_group(moq_session *s, serve_sub *ss, group *g) {
   if (ss->outs) ss->outs->prev = o;
   else ss->outs_tail = o;
   ss->outs = o;
-  if (g->n_frames) out_write(s, o, g->n_frames - 1);
+  if (g->n_frames) out_write(s, o, g->n_frames - 1, 0);
   if (g->done) out_end(s, o, g->aborted, MOQ_CODE_DROPPED);
   shed_old(s, ss, g);
   return 0;
@@ -365,7 +368,7 @@ static void sink_frame(void *ud, group *g, size_t index) {
   serve_sub *ss = ud;
   if (ss->s->closing) return;
   group_out *o = find_out(ss, g);
-  if (o) out_write(ss->s, o, index);
+  if (o) out_write(ss->s, o, index, 1);
 }
 
 static void sink_group_done(void *ud, group *g) {

@@ -53,6 +53,7 @@ static void stream_pending_del(quic_conn *c, quic_stream *s) {
 }
 
 static void stream_drop_data(quic_stream *s) {
+  s->timed_ready_ns = 0; /* never sent: not timed */
   chunk_queue_clear(&s->q);
   s->cur = NULL;
   s->base = s->sent = s->end;
@@ -139,6 +140,14 @@ static size_t stream_unsent(quic_stream *s, ngtcp2_vec *vec, size_t max) {
     pos = gend;
   }
   return n;
+}
+
+/* After ngtcp2 took stream bytes into a packet: the timed bytes are all in packets now. */
+static void stream_check_timed(quic_conn *c, quic_stream *s, ngtcp2_tstamp ts) {
+  if (s->timed_ready_ns && s->sent >= s->timed_end) {
+    quic_endpoint_tx_timed(c->ep, s->timed_ready_ns, ts);
+    s->timed_ready_ns = 0;
+  }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1086,6 +1095,7 @@ void quic_conn_flush(quic_conn *c) {
       if (n == NGTCP2_ERR_WRITE_MORE) {
         if (s && ndatalen >= 0) {
           s->sent += (uint64_t)ndatalen;
+          stream_check_timed(c, s, ts);
           if ((flags & NGTCP2_WRITE_STREAM_FLAG_FIN) && s->sent == s->end) s->fin_sent = 1;
           if (s->sent == s->end && (!s->fin_queued || s->fin_sent)) stream_pending_del(c, s);
           else { /* round-robin: give the next stream a turn */
@@ -1107,6 +1117,7 @@ void quic_conn_flush(quic_conn *c) {
     }
     if (s && !dg && ndatalen >= 0) {
       s->sent += (uint64_t)ndatalen;
+      stream_check_timed(c, s, ts);
       if ((flags & NGTCP2_WRITE_STREAM_FLAG_FIN) && s->sent == s->end) s->fin_sent = 1;
       if (s->sent == s->end && (!s->fin_queued || s->fin_sent)) stream_pending_del(c, s);
     }
@@ -1277,6 +1288,14 @@ size_t quic_conn_stream_queued(quic_conn *c, int64_t sid) {
   if (c->state != QC_READY) return 0;
   quic_stream *s = stream_get(c, sid, 0);
   return s ? (size_t)(s->end - s->base) : 0;
+}
+
+void quic_conn_time_egress(quic_conn *c, int64_t sid, uint64_t ready_ns) {
+  if (c->state != QC_READY || !ready_ns) return;
+  quic_stream *s = stream_get(c, sid, 0);
+  if (!s || s->timed_ready_ns || s->shut || s->sent >= s->end) return;
+  s->timed_ready_ns = ready_ns;
+  s->timed_end = s->end;
 }
 
 int quic_conn_send_datagram(quic_conn *c, const void *data, size_t len) {

@@ -144,6 +144,17 @@ void quic_endpoint_tx_submit(quic_endpoint *ep) {
     done++; /* this one cannot be sent (already logged): as a lost packet */
   }
   ep->tx_used = 0;
+  if (ep->tx_timed_n) {
+    uint64_t now = uv_hrtime();
+    for (size_t i = 0; i < ep->tx_timed_n; i++)
+      delay_hist_add(&ep->counts.egress_delay, now > ep->tx_timed[i] ? (now - ep->tx_timed[i]) / 1000 : 0);
+    ep->tx_timed_n = 0;
+  }
+}
+
+void quic_endpoint_tx_timed(quic_endpoint *ep, uint64_t ready_ns, uint64_t now) {
+  if (ep->tx_timed_n < QUIC_TX_TIMED) ep->tx_timed[ep->tx_timed_n++] = ready_ns;
+  else delay_hist_add(&ep->counts.egress_delay, now > ready_ns ? (now - ready_ns) / 1000 : 0);
 }
 
 static void finish_shutdown_now(quic_endpoint *ep);

@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "base/chunk.h"
+#include "base/delay_hist.h"
 #include "quic/udp.h"
 #include "tls/tls.h"
 
@@ -102,6 +103,7 @@ size_t quic_endpoint_conn_count(const quic_endpoint *ep);
  * deadlines dropped at the end of the flush that set them, being due already (no wake-up at all). */
 typedef struct quic_endpoint_counts {
   uint64_t datagrams_sent, datagrams_received, acks_held, pacing_idle, pacing_now;
+  delay_hist egress_delay; /* us from a timed stream write's ready time to its packet's sendmmsg */
 } quic_endpoint_counts;
 void quic_endpoint_counts_get(const quic_endpoint *ep, quic_endpoint_counts *out);
 /* Dials remote from this endpoint. host (borrowed) is sent as SNI and checked against the
@@ -162,6 +164,10 @@ int quic_conn_stop_sending(quic_conn *c, int64_t stream_id, uint64_t code);
 int quic_conn_set_priority(quic_conn *c, int64_t stream_id, uint64_t prio);
 /* Bytes queued on a stream and not yet acknowledged (for back-pressure decisions). */
 size_t quic_conn_stream_queued(quic_conn *c, int64_t stream_id);
+/* Times the bytes queued so far on a stream: when the last of them is in a packet handed to the
+ * kernel, the time since ready_ns (CLOCK_MONOTONIC, as uv_hrtime) is counted in the endpoint's
+ * egress_delay. One timing per stream at a time: while one waits, another is ignored. */
+void quic_conn_time_egress(quic_conn *c, int64_t stream_id, uint64_t ready_ns);
 /* Sends a QUIC DATAGRAM (copied); dropped silently if it does not fit or the peer does not accept
  * datagrams. 0 or QUIC_ERR_*. */
 int quic_conn_send_datagram(quic_conn *c, const void *data, size_t len);

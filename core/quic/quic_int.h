@@ -16,6 +16,7 @@
 #define QUIC_TX_WINDOW (QUIC_TX_BATCH * 1500 + 1500) /* room asked for one GSO batch */
 #define QUIC_TXQ_LEN 16 /* queued sends per sendmmsg (more: fewer calls, later first packets) */
 #define QUIC_TX_ARENA (QUIC_TXQ_LEN * 4096 + QUIC_TX_WINDOW) /* their bytes */
+#define QUIC_TX_TIMED 64 /* egress timings waiting for the next sendmmsg */
 
 /* Packets that met a full socket buffer, kept in order until it drains. Owned by the connection. */
 typedef struct quic_stash {
@@ -44,6 +45,8 @@ typedef struct quic_stream {
   int fin_queued, fin_sent, shut; /* shut: reset or stopped; nothing more is sent */
   uint64_t prio;          /* send order: higher first (default: highest, for control streams) */
   int pending;            /* on the connection's pending list */
+  uint64_t timed_ready_ns; /* quic_conn_time_egress: the ready time of the bytes up to timed_end (0: none) */
+  uint64_t timed_end;
   struct quic_stream *pnext, *pprev;
   struct quic_stream *anext, *aprev; /* the connection's list of all stream states */
 } quic_stream;
@@ -145,6 +148,9 @@ struct quic_endpoint {
   size_t tx_used;
   quic_tx_entry txq[QUIC_TXQ_LEN];
   size_t txq_n;
+  uint64_t tx_timed[QUIC_TX_TIMED]; /* ready times (ns) of timed stream data written into packets not yet
+                                       handed to the kernel: counted as egress delays at the next submit */
+  size_t tx_timed_n;
   int tx_hold;                /* > 0: inside a batch of flushes, submit at its end */
   quic_endpoint_counts counts;
   /* The connections' deadlines within TIMER_WHEEL_SPAN ms (most: pacing, ACK delay, loss detection),
@@ -186,6 +192,9 @@ uint8_t *quic_endpoint_tx_room(quic_endpoint *ep, size_t need);
 int quic_endpoint_tx_commit(quic_endpoint *ep, quic_conn *c, size_t len, size_t gso);
 /* Hands the queue to the kernel now. */
 void quic_endpoint_tx_submit(quic_endpoint *ep);
+/* Timed stream data (ready at ready_ns) is in a packet written at now: its egress delay is counted
+ * when the packet goes to the kernel, at the next submit (at now when too many wait). */
+void quic_endpoint_tx_timed(quic_endpoint *ep, uint64_t ready_ns, uint64_t now);
 /* Sends len bytes (a GSO train of gso-byte datagrams when gso > 0) now, outside the queue, and counts
  * them when they reach the kernel: udp_send's result. */
 int quic_endpoint_send_now(quic_endpoint *ep, const udp_addr *local, const udp_addr *remote, const uint8_t *data,

@@ -701,6 +701,24 @@ static void relay_stats_now(const relay *r, relay_stats *st) {
   st->acks_held = qc.acks_held;
   st->pacing_idle = qc.pacing_idle;
   st->pacing_now = qc.pacing_now;
+  st->egress_delay = qc.egress_delay;
+}
+
+/* GET /stats' egress_delay_us: count, percentiles (each its bucket's upper edge, so at most 25 %
+ * high) and the buckets that hold any, as [lower edge in us, count]. */
+static void put_egress_delay(char *out, size_t cap, const delay_hist *h) {
+  size_t n = (size_t)snprintf(out, cap, "{\"count\":%llu,\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"max\":%llu,\"buckets\":[",
+                              (unsigned long long)delay_hist_count(h), (unsigned long long)delay_hist_pct(h, 50),
+                              (unsigned long long)delay_hist_pct(h, 90), (unsigned long long)delay_hist_pct(h, 99),
+                              (unsigned long long)delay_hist_pct(h, 100));
+  const char *sep = "";
+  for (unsigned i = 0; i < DELAY_HIST_BUCKETS && n < cap; i++) {
+    if (!h->n[i]) continue;
+    n += (size_t)snprintf(out + n, cap - n, "%s[%llu,%llu]", sep, (unsigned long long)delay_hist_lower(i),
+                          (unsigned long long)h->n[i]);
+    sep = ",";
+  }
+  if (n < cap) snprintf(out + n, cap - n, "]}");
 }
 
 static void stats_publish_fire(uv_timer_t *t) {
@@ -741,17 +759,21 @@ static int on_http_request(void *ud, const http_request *req, http_response *res
     relay_stats st;
     relay_stats_now(r, &st);
     if (r->stats) stats_board_add_others(r->stats, r->worker, &st); /* the other workers' last figures */
-    char *body = malloc(640);
+    char delays[DELAY_HIST_BUCKETS * 48 + 160];
+    put_egress_delay(delays, sizeof delays, &st.egress_delay);
+    size_t cap = 640 + sizeof delays;
+    char *body = malloc(cap);
     if (!body) return -1;
-    snprintf(body, 640,
+    snprintf(body, cap,
              "{\"sessions\":%llu,\"admitted\":%llu,\"streams\":%llu,\"subscriptions\":%llu,\"consumes\":%llu,"
              "\"broadcasts\":%zu,\"worker\":%u,\"workers\":%u,\"datagrams_sent\":%llu,"
-             "\"datagrams_received\":%llu,\"acks_held\":%llu,\"pacing_idle\":%llu,\"pacing_now\":%llu}\n",
+             "\"datagrams_received\":%llu,\"acks_held\":%llu,\"pacing_idle\":%llu,\"pacing_now\":%llu,"
+             "\"egress_delay_us\":%s}\n",
              (unsigned long long)st.sessions, (unsigned long long)st.admitted, (unsigned long long)st.streams,
              (unsigned long long)st.subscriptions, (unsigned long long)st.consumes, origin_count(r->origin),
              r->worker, r->workers, (unsigned long long)st.datagrams_sent,
              (unsigned long long)st.datagrams_received, (unsigned long long)st.acks_held,
-             (unsigned long long)st.pacing_idle, (unsigned long long)st.pacing_now);
+             (unsigned long long)st.pacing_idle, (unsigned long long)st.pacing_now, delays);
     resp->status = 200;
     resp->content_type = "application/json";
     resp->body = (const uint8_t *)body;

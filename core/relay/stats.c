@@ -11,6 +11,7 @@ int stats_board_init(stats_board *b, unsigned n) {
 #define RELAY_STATS_FIELD(name) atomic_init(&b->slots[k].name, 0);
     RELAY_STATS_FIELDS(RELAY_STATS_FIELD)
 #undef RELAY_STATS_FIELD
+    for (unsigned i = 0; i < DELAY_HIST_BUCKETS; i++) atomic_init(&b->slots[k].egress_delay[i], 0);
   }
   return 0;
 }
@@ -27,6 +28,8 @@ void stats_board_publish(stats_board *b, unsigned worker, const relay_stats *s) 
 #define RELAY_STATS_FIELD(name) atomic_store_explicit(&slot->name, s->name, memory_order_relaxed);
   RELAY_STATS_FIELDS(RELAY_STATS_FIELD)
 #undef RELAY_STATS_FIELD
+  for (unsigned i = 0; i < DELAY_HIST_BUCKETS; i++)
+    atomic_store_explicit(&slot->egress_delay[i], s->egress_delay.n[i], memory_order_relaxed);
 }
 
 void stats_board_add_others(const stats_board *b, unsigned except, relay_stats *sum) {
@@ -36,5 +39,7 @@ void stats_board_add_others(const stats_board *b, unsigned except, relay_stats *
 #define RELAY_STATS_FIELD(name) sum->name += atomic_load_explicit(&slot->name, memory_order_relaxed);
     RELAY_STATS_FIELDS(RELAY_STATS_FIELD)
 #undef RELAY_STATS_FIELD
+    for (unsigned i = 0; i < DELAY_HIST_BUCKETS; i++)
+      sum->egress_delay.n[i] += atomic_load_explicit(&slot->egress_delay[i], memory_order_relaxed);
   }
 }

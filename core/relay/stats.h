@@ -10,6 +10,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "base/delay_hist.h"
+
 #define STATS_PUBLISH_MS 250
 
 /* X(name) for each figure, in the order GET /stats prints them. */
@@ -21,6 +23,7 @@ typedef struct relay_stats {
 #define RELAY_STATS_FIELD(name) uint64_t name;
   RELAY_STATS_FIELDS(RELAY_STATS_FIELD)
 #undef RELAY_STATS_FIELD
+  delay_hist egress_delay; /* the QUIC endpoint's, bucket by bucket */
 } relay_stats;
 
 /* One worker's last publication, on a cache line of its own. */
@@ -28,6 +31,7 @@ typedef struct stats_slot {
 #define RELAY_STATS_FIELD(name) _Atomic uint64_t name;
   RELAY_STATS_FIELDS(RELAY_STATS_FIELD)
 #undef RELAY_STATS_FIELD
+  _Atomic uint64_t egress_delay[DELAY_HIST_BUCKETS];
 } __attribute__((aligned(64))) stats_slot;
 
 typedef struct stats_board {

@@ -22,6 +22,7 @@ void moq_ws_transport(moq_transport *tr, ws_conn *c) {
   tr->queued = t_queued;
   tr->set_priority = t_prio;
   tr->close = t_close;
+  tr->time_egress = NULL; /* not measured over WebSocket */
   tr->ctx = c;
 }
 

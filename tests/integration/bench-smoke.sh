@@ -47,10 +47,11 @@ ok "1 publisher -> 3 subscribers: $(cut -c1-160 "$TEST_TMP/fanout.json")..."
 # ACKs held for the next data: subscribers (ngtcp2 clients) add a PING to every other ACK; at 100
 # frames per second the relay's ACK of it waits for the next frame instead of going alone. The
 # counters of GET /stats show it, and the stream stays whole; so do the pacing deadlines that found
-# nothing to send and were dropped without a flush.
+# nothing to send and were dropped without a flush, and the egress delay of every frame.
 http_get "$RELAY_HTTP_PORT" /stats >"$TEST_TMP/stats0" || fail "GET /stats"
 "$BENCH_BIN" --url "$(relay_url fast)" --tls-root "$RELAY_CA" --subscribers 3 --fps 100 --frame-size 2000 --duration 2 \
   --warmup 0.5 --json >"$TEST_TMP/fast.json" 2>"$TEST_TMP/fast.err" || fail "moq-bench at 100 fps: $(cat "$TEST_TMP/fast.err")"
+sleep 0.6 # the other workers publish their figures every 250 ms
 http_get "$RELAY_HTTP_PORT" /stats >"$TEST_TMP/stats1" || fail "GET /stats"
 python3 - "$TEST_TMP/stats0" "$TEST_TMP/stats1" "$TEST_TMP/fast.json" <<'PY' || fail "ACK hold: $(cat "$TEST_TMP/stats1")"
 import json, sys
@@ -65,7 +66,19 @@ assert d["acks_held"] >= frames / 10, f"only {d['acks_held']} ACKs held for {fra
 dropped = d["pacing_idle"] + d["pacing_now"]
 assert dropped >= frames / 4, f"only {dropped} idle pacing deadlines dropped for {frames} frames"
 assert d["pacing_now"] > 0, f"no pacing deadline was due at once: {d}"
-print(d, frames)
+# every frame forwarded live over QUIC is timed once, from its arrival to its sendmmsg: at least the
+# frames of the window (the warm-up's come on top); the buckets add up to the count
+for s in (a, b):
+    e = s["egress_delay_us"]
+    assert sum(n for _, n in e["buckets"]) == e["count"], e
+    assert e["p50"] <= e["p90"] <= e["p99"] <= e["max"], e
+ea, eb = (dict((lo, n) for lo, n in s["egress_delay_us"]["buckets"]) for s in (a, b))
+timed = sum(eb.values()) - sum(ea.values())
+assert timed >= frames, f"{timed} egress delays counted for {frames} frames delivered"
+# and once each: a 2000-byte frame takes two datagrams at least
+assert 2 * timed <= d["datagrams_sent"], f"{timed} egress delays for {d['datagrams_sent']} datagrams sent"
+assert all(eb.get(lo, 0) >= n for lo, n in ea.items()), "a bucket went down"
+print(d, frames, "timed", timed)
 PY
 ok "ACKs held for the next frame at 100 fps: $(tail -n 1 "$TEST_TMP/stats1")"
 

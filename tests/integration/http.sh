@@ -17,7 +17,7 @@ ok "/health"
 # the default --workers 0 runs one worker per CPU the relay may use (nproc counts the same mask)
 cpus=$(nproc)
 [ "$cpus" -gt 64 ] && cpus=64
-[ "$(http_get "$RELAY_HTTP_PORT" /stats)" = '{"sessions":0,"admitted":0,"streams":0,"subscriptions":0,"consumes":0,"broadcasts":0,"worker":0,"workers":'"$cpus"',"datagrams_sent":0,"datagrams_received":0,"acks_held":0,"pacing_idle":0,"pacing_now":0}' ] ||
+[ "$(http_get "$RELAY_HTTP_PORT" /stats)" = '{"sessions":0,"admitted":0,"streams":0,"subscriptions":0,"consumes":0,"broadcasts":0,"worker":0,"workers":'"$cpus"',"datagrams_sent":0,"datagrams_received":0,"acks_held":0,"pacing_idle":0,"pacing_now":0,"egress_delay_us":{"count":0,"p50":0,"p90":0,"p99":0,"max":0,"buckets":[]}}' ] ||
   fail "/stats of an idle relay with $cpus CPUs: $(http_get "$RELAY_HTTP_PORT" /stats)"
 grep -qi '^Content-Type: application/json' "$TEST_TMP/headers" || fail "/stats is not JSON"
 ok "/stats"

@@ -2,7 +2,8 @@
  * path's packet size grows by PMTUD: ngtcp2 only sends a probe when the buffer it is given can hold
  * it, so a flush that offered the path's current size kept every connection at 1200 bytes, and a
  * 4 KB frame took four packets instead of three. Every stream's bytes arrive whole and in order
- * through the probes (a probe longer than the packets before it leaves their GSO batch). Over
+ * through the probes (a probe longer than the packets before it leaves their GSO batch). Timed
+ * stream writes (quic_conn_time_egress) are counted once each, when their packets go out. Over
  * 127.0.0.1 and over ::1. */
 #include <check.h>
 #include <netinet/in.h>
@@ -148,15 +149,25 @@ START_TEST(test_pmtud_raises_the_packet_size) {
 
   /* now a 4 KB frame on a stream is three datagrams, counted when the client has its last byte. An
    * ACK or a retransmission may slip into one count on a slow machine (valgrind), so the fewest of
-   * five frames counts; at 1200 bytes no frame takes fewer than four. */
+   * five frames counts; at 1200 bytes no frame takes fewer than four.
+   * Frames 0, 2 and 4 are also timed, as if they had been ready 5 ms before they were queued: each
+   * is counted once in egress_delay, at 5 ms or more; the untimed streams before are not counted. */
   uint64_t fewest = UINT64_MAX;
   memset(buf, 0x5a, sizeof buf);
+  quic_endpoint_counts start;
+  quic_endpoint_counts_get(sep, &start);
+  ck_assert_uint_eq(delay_hist_count(&start.egress_delay), 0);
   for (int f = 0; f < 5; f++) {
     quic_endpoint_counts before, after;
     quic_endpoint_counts_get(sep, &before);
     int64_t sid = quic_conn_open_uni(server.c);
     ck_assert_int_ge(sid, 0);
+    quic_conn_time_egress(server.c, sid, uv_hrtime()); /* nothing queued yet: ignored */
     ck_assert_int_eq(quic_conn_write_copy(server.c, sid, buf, 4096 - 40), 0);
+    if (f % 2 == 0) {
+      quic_conn_time_egress(server.c, sid, uv_hrtime() - 5000000);
+      quic_conn_time_egress(server.c, sid, uv_hrtime()); /* one timing per stream at a time: ignored */
+    }
     client.frame_sid = sid;
     client.frame_want = 4096 - 40;
     client.frame_got = 0;
@@ -166,10 +177,18 @@ START_TEST(test_pmtud_raises_the_packet_size) {
     quic_endpoint_counts_get(sep, &after);
     uint64_t n = after.datagrams_sent - before.datagrams_sent;
     if (n < fewest) fewest = n;
+    ck_assert_uint_eq(delay_hist_count(&after.egress_delay), (uint64_t)(f / 2 + 1));
+    quic_conn_time_egress(server.c, sid, uv_hrtime()); /* all of it sent: ignored */
     int never = 0;
     run_until(&loop, &never, 20);
   }
   ck_assert_uint_eq(fewest, 3);
+  quic_endpoint_counts end;
+  quic_endpoint_counts_get(sep, &end);
+  ck_assert_uint_eq(delay_hist_count(&end.egress_delay), 3);
+  for (unsigned i = 0; i < DELAY_HIST_BUCKETS; i++)
+    if (end.egress_delay.n[i] && delay_hist_lower(i + 1) <= 5000)
+      ck_abort_msg("an egress delay under 5 ms: bucket from %llu us", (unsigned long long)delay_hist_lower(i));
 
   quic_conn_close(server.c, 0, "done");
   run_until(&loop, &client.closed, 3000);

@@ -1,10 +1,11 @@
 /* Unit tests: QUIC varints, the byte cursor, the chunk, chunk_queue, idmap, freelist and timer_wheel
- * helpers. */
+ * helpers, and delay_hist. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/chunk.h"
+#include "base/delay_hist.h"
 #include "base/freelist.h"
 #include "base/idmap.h"
 #include "base/timer_wheel.h"
@@ -351,6 +352,53 @@ static size_t tw_expire(timer_wheel *w, tw_log *l, uint64_t now) {
   return timer_wheel_expire(w, now, tw_fire, l);
 }
 
+/* Bucket edges, bucket by bucket: every bucket starts where the one before it ends, is at most a
+ * quarter of its lower edge wide, and every value lands in the bucket that covers it. */
+START_TEST(test_delay_hist_buckets) {
+  ck_assert_uint_eq(delay_hist_bucket(0), 0);
+  ck_assert_uint_eq(delay_hist_bucket(3), 3);
+  ck_assert_uint_eq(delay_hist_bucket(4), 4);
+  ck_assert_uint_eq(delay_hist_bucket(7), 7);
+  ck_assert_uint_eq(delay_hist_bucket(8), 8);
+  ck_assert_uint_eq(delay_hist_bucket(9), 8);
+  ck_assert_uint_eq(delay_hist_bucket(10), 9);
+  ck_assert_uint_eq(delay_hist_lower(9), 10);
+  ck_assert_uint_eq(delay_hist_bucket(1000), delay_hist_bucket(1023));
+  ck_assert_uint_eq(delay_hist_lower(delay_hist_bucket(1000)), 896);
+  ck_assert_uint_eq(delay_hist_lower(delay_hist_bucket(1000) + 1), 1024);
+  ck_assert_uint_eq(delay_hist_bucket(UINT64_MAX), DELAY_HIST_BUCKETS - 1);
+  ck_assert_uint_eq(delay_hist_bucket(1ULL << 40), DELAY_HIST_BUCKETS - 1);
+  for (unsigned i = 0; i + 1 < DELAY_HIST_BUCKETS; i++) {
+    uint64_t lo = delay_hist_lower(i), hi = delay_hist_lower(i + 1);
+    if (hi <= lo || (i >= 4 && (hi - lo) * 4 > lo) || delay_hist_bucket(lo) != i || delay_hist_bucket(hi - 1) != i)
+      ck_abort_msg("bucket %u: [%llu, %llu)", i, (unsigned long long)lo, (unsigned long long)hi);
+  }
+}
+END_TEST
+
+START_TEST(test_delay_hist_pct) {
+  delay_hist h = {0};
+  ck_assert_uint_eq(delay_hist_count(&h), 0);
+  ck_assert_uint_eq(delay_hist_pct(&h, 50), 0);
+  for (uint64_t v = 1; v <= 100; v++) delay_hist_add(&h, v * 100); /* 100 us .. 10 ms */
+  ck_assert_uint_eq(delay_hist_count(&h), 100);
+  /* nearest rank: p50 is the 50th value, 5000 us, in [4096, 5120) */
+  ck_assert_uint_eq(delay_hist_pct(&h, 50), 5120);
+  ck_assert_uint_eq(delay_hist_pct(&h, 99), delay_hist_lower(delay_hist_bucket(9900) + 1));
+  ck_assert_uint_eq(delay_hist_pct(&h, 100), delay_hist_lower(delay_hist_bucket(10000) + 1));
+  ck_assert_uint_eq(delay_hist_pct(&h, 0.5), delay_hist_lower(delay_hist_bucket(100) + 1));
+  for (double p = 1; p <= 100; p += 1) { /* never below the true value, at most 25 % above it */
+    uint64_t truth = (uint64_t)p * 100, got = delay_hist_pct(&h, p);
+    if (got <= truth || got > truth + truth / 4 + 1) ck_abort_msg("p%.0f: %llu for %llu", p, (unsigned long long)got,
+                                                              (unsigned long long)truth);
+  }
+  delay_hist one = {0};
+  delay_hist_add(&one, 1ULL << 40); /* an absurd duration is counted, in the last bucket */
+  ck_assert_uint_eq(delay_hist_count(&one), 1);
+  ck_assert_uint_eq(one.n[DELAY_HIST_BUCKETS - 1], 1);
+}
+END_TEST
+
 START_TEST(test_timer_wheel) {
   timer_wheel w;
   tw_item it[8];
@@ -518,6 +566,8 @@ int main(void) {
   tcase_add_test(tc, test_freelist);
   tcase_add_test(tc, test_idmap);
   tcase_add_test(tc, test_idmap_random);
+  tcase_add_test(tc, test_delay_hist_buckets);
+  tcase_add_test(tc, test_delay_hist_pct);
   tcase_add_test(tc, test_timer_wheel);
   tcase_add_test(tc, test_timer_wheel_random);
   suite_add_tcase(s, tc);
