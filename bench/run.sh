@@ -11,7 +11,8 @@
 #     track), each point on a fresh relay: the relay's CPU per payload byte delivered to subscribers
 #     (moq-bench reads /proc/PID/stat at the ends of its measured window), divided by the reference;
 #     its RSS (VmRSS at the end of the window, minus VmRSS with no session) per subscriber; latency
-#     (send to receive, one clock) and groups lost;
+#     (send to receive, one clock), the relay's own egress delay over the window (its GET /stats,
+#     which moq-bench --watch-stats reads at the window's ends) and groups lost;
 #  3. new sessions per second (moq-bench --connect-rate) and per relay CPU-second;
 #  4. if the relay has --workers: the 200- and 400-subscriber points with 1 and with 2 workers (not
 #     pinned: two workers need both CPUs), and the ratio of their egress and CPU per byte.
@@ -150,10 +151,11 @@ raw_transfer start
 
 # ---------------------------------------------------------------------------------------------
 # 2. The relay
-relay_start() { # [EXTRA ARGS...]: sets rpid, rport, rbase (VmRSS KiB with no session)
+relay_start() { # [EXTRA ARGS...]: sets rpid, rport (UDP for QUIC, TCP for GET /stats), rbase (VmRSS KiB with no session)
   rport=$(free_port)
   # every moq-bench session comes from 127.0.0.1: lift the per-address session limit (default 100)
-  "${pin_server[@]}" "$RELAY" --server-bind "127.0.0.1:$rport" --tls-generate localhost --auth-public "" \
+  "${pin_server[@]}" "$RELAY" --server-bind "127.0.0.1:$rport" --web-http-listen "127.0.0.1:$rport" \
+    --tls-generate localhost --auth-public "" \
     --limit-sessions-per-address 100000 --log-level warn "$@" >"$work/relay.out" 2>"$work/relay.log" &
   rpid=$!
   pids+=("$rpid")
@@ -169,7 +171,7 @@ bench_point() { # NAME FPS BYTES SUBS [RELAY ARGS...]
   relay_start "$@"
   say "$name: 1 -> $subs subscribers, $fps fps x $size B ${*:+(relay $*)}"
   if "${pin_client[@]}" "$BENCH" --url "moql://localhost:$rport/" --tls-disable-verify --json --watch-pid "$rpid" \
-    --subscribers "$subs" --fps "$fps" --frame-size "$size" --duration "$duration" --warmup "$warmup" \
+    --watch-stats "127.0.0.1:$rport" --subscribers "$subs" --fps "$fps" --frame-size "$size" --duration "$duration" --warmup "$warmup" \
     >"$work/point.json" 2>"$work/point.err"; then
     :
   else

@@ -38,6 +38,7 @@
 #include "base/url.h"
 #include "bench/payload.h"
 #include "bench/stats.h"
+#include "bench/watch_stats.h"
 #include "moq/quic_binding.h"
 #include "moq/session.h"
 #include "origin/origin.h"
@@ -150,6 +151,7 @@ struct bench {
   double fps, duration_s, warmup_s;
   int json, connect_rate, quiet;
   pid_t watch_pid;
+  const char *watch_stats_opt; /* --watch-stats HOST:PORT */
   const char *prefix_opt;
   /* set-up */
   uv_loop_t *loop;
@@ -192,6 +194,7 @@ struct bench {
   long probes_open;
   bconn *probes;                       /* owned: connect-rate sessions under way */
   bench_proc watch_a, watch_b, self_a, self_b;
+  watch_stats stats_a, stats_b; /* the relay's GET /stats at the window's ends (--watch-stats) */
   int exit_code;
 };
 
@@ -682,6 +685,7 @@ static void window_begin(bench *B) {
       pt->win_first = pt->g ? pt->g->seq + 1 : pt->next_group;
     }
   if (B->watch_pid) bench_proc_read(B->watch_pid, &B->watch_a);
+  if (B->watch_stats_opt) watch_stats_get(&B->stats_a);
   bench_proc_read(getpid(), &B->self_a);
   B->udp_ok = bench_udp_drops(&B->udp_drops_a) == 0;
   set_phase(B, PH_MEASURE);
@@ -690,6 +694,7 @@ static void window_begin(bench *B) {
 static void window_end(bench *B) {
   B->win_end_ns = now_ns();
   if (B->watch_pid) bench_proc_read(B->watch_pid, &B->watch_b);
+  if (B->watch_stats_opt) watch_stats_get(&B->stats_b);
   bench_proc_read(getpid(), &B->self_b);
   B->udp_ok &= bench_udp_drops(&B->udp_drops_b) == 0;
   for (long p = 0; p < B->publishers && !B->connect_rate; p++)
@@ -853,6 +858,22 @@ static void json_string(const char *s) {
   putchar('"');
 }
 
+/* The relay's egress delays in the window (--watch-stats): the second reading less the first. 0, or
+ * -1 with why when a reading failed. */
+static int window_egress(bench *B, delay_hist *out, const char **why) {
+  if (!B->stats_a.done || !B->stats_b.done) {
+    *why = "the window did not finish";
+    return -1;
+  }
+  if (!B->stats_a.ok || !B->stats_b.ok) {
+    *why = B->stats_a.ok ? B->stats_b.err : B->stats_a.err;
+    return -1;
+  }
+  for (unsigned i = 0; i < DELAY_HIST_BUCKETS; i++)
+    out->n[i] = B->stats_b.hist.n[i] > B->stats_a.hist.n[i] ? B->stats_b.hist.n[i] - B->stats_a.hist.n[i] : 0;
+  return 0;
+}
+
 static void report_json(bench *B, double window_s) {
   printf("{\"mode\":\"%s\",\"url\":", B->connect_rate ? "connect-rate" : "fanout");
   json_string(B->urltext);
@@ -906,6 +927,17 @@ static void report_json(bench *B, double window_s) {
            ok ? B->watch_b.user_s - B->watch_a.user_s : 0.0, ok ? B->watch_b.sys_s - B->watch_a.sys_s : 0.0,
            ok ? B->watch_b.runq_s - B->watch_a.runq_s : 0.0, (unsigned long long)B->watch_b.rss_kib,
            (unsigned long long)B->watch_b.hwm_kib);
+  }
+  if (B->watch_stats_opt) {
+    delay_hist h;
+    const char *why;
+    if (window_egress(B, &h, &why) == 0)
+      printf(",\"relay_egress_delay_us\":{\"count\":%llu,\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"max\":%llu}",
+             (unsigned long long)delay_hist_count(&h), (unsigned long long)delay_hist_pct(&h, 50),
+             (unsigned long long)delay_hist_pct(&h, 90), (unsigned long long)delay_hist_pct(&h, 99),
+             (unsigned long long)delay_hist_pct(&h, 100));
+    else
+      printf(",\"relay_egress_delay_us\":{\"error\":\"%s\"}", why); /* our own messages: no quotes in them */
   }
   printf("}\n");
 }
@@ -967,6 +999,16 @@ static void report_table(bench *B, double window_s) {
   } else if (B->watch_pid) {
     printf("  pid %-12d could not be read from /proc\n", (int)B->watch_pid);
   }
+  if (B->watch_stats_opt) {
+    delay_hist h;
+    const char *why;
+    if (window_egress(B, &h, &why) == 0)
+      printf("  egress (ms)      p50 %.3f  p90 %.3f  p99 %.3f  max %.3f  (the relay's own delay, from its GET /stats: %llu frames)\n",
+             ms(delay_hist_pct(&h, 50)), ms(delay_hist_pct(&h, 90)), ms(delay_hist_pct(&h, 99)),
+             ms(delay_hist_pct(&h, 100)), (unsigned long long)delay_hist_count(&h));
+    else
+      printf("  egress           not read from the relay: %s\n", why);
+  }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -995,6 +1037,7 @@ static void usage(FILE *f) {
           "  --concurrency K         handshakes under way at once (default 32; connect-rate: 8)\n"
           "  --prefix NAME           broadcasts are NAME/p0 .. (default bench-PID)\n"
           "  --watch-pid PID         read PID's CPU time and RSS from /proc at the window's ends\n"
+          "  --watch-stats HOST:PORT read the relay's GET /stats there at the window's ends: its egress delay\n"
           "  --connect-rate          measure new sessions per second (connect, handshake, setup, close)\n"
           "  --json                  print one JSON object instead of the table (no progress line)\n"
           "  --quiet                 no progress line\n"
@@ -1041,7 +1084,7 @@ int main(int argc, char **argv) {
   tls_client_options topt = {.verify = TLS_VERIFY_SYSTEM};
   const char *alpn_only = NULL;
   log_set_level(LOG_ERROR);
-  enum { O_URL = 256, O_PUBS, O_SUBS, O_TRACKS, O_FPS, O_SIZE, O_GROUP, O_DUR, O_WARM, O_CONC, O_PREFIX, O_WATCH,
+  enum { O_URL = 256, O_PUBS, O_SUBS, O_TRACKS, O_FPS, O_SIZE, O_GROUP, O_DUR, O_WARM, O_CONC, O_PREFIX, O_WATCH, O_WATCH_STATS,
          O_RATE, O_JSON, O_QUIET };
   static const struct option opts[] = {
       {"url", required_argument, 0, O_URL},           {"tls-disable-verify", no_argument, 0, 'k'},
@@ -1052,6 +1095,7 @@ int main(int argc, char **argv) {
       {"group-frames", required_argument, 0, O_GROUP}, {"duration", required_argument, 0, O_DUR},
       {"warmup", required_argument, 0, O_WARM},       {"concurrency", required_argument, 0, O_CONC},
       {"prefix", required_argument, 0, O_PREFIX},     {"watch-pid", required_argument, 0, O_WATCH},
+      {"watch-stats", required_argument, 0, O_WATCH_STATS},
       {"connect-rate", no_argument, 0, O_RATE},       {"json", no_argument, 0, O_JSON},
       {"quiet", no_argument, 0, O_QUIET},             {"log-level", required_argument, 0, 'l'},
       {"help", no_argument, 0, 'h'},                  {"version", no_argument, 0, 'V'},
@@ -1075,6 +1119,7 @@ int main(int argc, char **argv) {
     case O_CONC: B->concurrency = parse_int("--concurrency", optarg, 1, 10000); break;
     case O_PREFIX: B->prefix_opt = optarg; break;
     case O_WATCH: B->watch_pid = (pid_t)parse_int("--watch-pid", optarg, 1, 1L << 30); break;
+    case O_WATCH_STATS: B->watch_stats_opt = optarg; break;
     case O_RATE: B->connect_rate = 1; break;
     case O_JSON: B->json = 1; break;
     case O_QUIET: B->quiet = 1; break;
@@ -1152,6 +1197,9 @@ int main(int argc, char **argv) {
   B->olim.cache_track_bytes = SIZE_MAX;
   B->period_ns = (uint64_t)(1e9 / B->fps);
   B->loop = uv_default_loop();
+  if (B->watch_stats_opt && (watch_stats_init(&B->stats_a, B->loop, B->watch_stats_opt, err, sizeof err) ||
+                             watch_stats_init(&B->stats_b, B->loop, B->watch_stats_opt, err, sizeof err)))
+    die_usage("--watch-stats: %s", err);
 
   if (!B->connect_rate) {
     B->pubs = calloc((size_t)B->publishers, sizeof *B->pubs);
@@ -1218,8 +1266,15 @@ int main(int argc, char **argv) {
   bench_samples_sort(&B->arrival_us);
   bench_samples_sort(&B->connect_us);
   bench_samples_sort(&B->send_lag_us);
+  if (B->watch_stats_opt) {
+    delay_hist h;
+    const char *why;
+    if (window_egress(B, &h, &why)) fprintf(stderr, "moq-bench: --watch-stats %s: %s\n", B->watch_stats_opt, why);
+  }
   if (B->json) report_json(B, window_s);
   else report_table(B, window_s);
+  watch_stats_free(&B->stats_a);
+  watch_stats_free(&B->stats_b);
   fflush(stdout);
   int code = B->exit_code;
   if (!code && !window_s) code = EXIT_FAIL; /* interrupted before anything was measured */

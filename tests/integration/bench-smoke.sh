@@ -12,11 +12,14 @@ BENCH_BIN="$top_builddir/moq-bench"
 [ $? -eq 2 ] && grep -q -- '--url' "$TEST_TMP/err" || fail "no --url: expected status 2 naming --url ($(cat "$TEST_TMP/err"))"
 "$BENCH_BIN" --url moql://localhost:1/ --frame-size 10 >/dev/null 2>"$TEST_TMP/err"
 [ $? -eq 2 ] && grep -q -- '--frame-size' "$TEST_TMP/err" || fail "frame too small: expected status 2 ($(cat "$TEST_TMP/err"))"
+"$BENCH_BIN" --url moql://localhost:1/ --watch-stats 127.0.0.1 >/dev/null 2>"$TEST_TMP/err"
+[ $? -eq 2 ] && grep -q -- '--watch-stats: expected HOST:PORT' "$TEST_TMP/err" || fail "--watch-stats without a port: $(cat "$TEST_TMP/err")"
 ok "usage errors"
 
 relay_start
 "$BENCH_BIN" --url "$(relay_url)" --tls-root "$RELAY_CA" --publishers 1 --subscribers 3 --duration 2 --warmup 0.5 \
-  --frame-size 3000 --group-frames 3 --json --watch-pid "$RELAY_PID" >"$TEST_TMP/fanout.json" 2>"$TEST_TMP/fanout.err" \
+  --frame-size 3000 --group-frames 3 --json --watch-pid "$RELAY_PID" --watch-stats "127.0.0.1:$RELAY_HTTP_PORT" \
+  >"$TEST_TMP/fanout.json" 2>"$TEST_TMP/fanout.err" \
   || fail "moq-bench failed: $(cat "$TEST_TMP/fanout.err")"
 python3 - "$TEST_TMP/fanout.json" <<'PY' || fail "report: $(cat "$TEST_TMP/fanout.json")"
 import json, sys
@@ -41,6 +44,13 @@ assert r["frames_corrupt"] == 0 and r["frames_out_of_order"] == 0, "corrupt or r
 assert r["watch"]["ok"] and r["watch"]["rss_kib"] > 0, "the relay's /proc readings"
 w = r["watch"]
 assert w["user_s"] >= 0 and w["sys_s"] >= 0 and abs(w["user_s"] + w["sys_s"] - w["cpu_s"]) <= 0.011, f"user + system != cpu: {w}"
+# the relay's own egress delays of the window (its GET /stats at both ends): about one per frame
+# received (the other worker's figures are up to 250 ms old at each reading, so not exactly)
+e = r["relay_egress_delay_us"]
+assert "error" not in e, e
+n = r["frames_received"]
+assert 0.5 * n <= e["count"] <= 1.5 * n, f"{e['count']} egress delays for {n} frames"
+assert 0 < e["p50"] <= e["p90"] <= e["p99"] <= e["max"], e
 PY
 ok "1 publisher -> 3 subscribers: $(cut -c1-160 "$TEST_TMP/fanout.json")..."
 
