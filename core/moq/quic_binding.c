@@ -12,6 +12,10 @@ static size_t t_queued(void *ctx, int64_t sid) { return quic_conn_stream_queued(
 static int t_prio(void *ctx, int64_t sid, uint64_t prio) { return quic_conn_set_priority(ctx, sid, prio); }
 static void t_close(void *ctx, uint64_t code, const char *reason) { quic_conn_close(ctx, code, reason); }
 static void t_time_egress(void *ctx, int64_t sid, uint64_t ready_ns) { quic_conn_time_egress(ctx, sid, ready_ns); }
+static uint64_t t_arrival_ns(void *ctx) {
+  (void)ctx;
+  return quic_rx_arrival_ns();
+}
 
 void moq_quic_transport(moq_transport *tr, quic_conn *c) {
   tr->open_bidi = t_open_bidi;
@@ -24,6 +28,7 @@ void moq_quic_transport(moq_transport *tr, quic_conn *c) {
   tr->set_priority = t_prio;
   tr->close = t_close;
   tr->time_egress = t_time_egress;
+  tr->arrival_ns = t_arrival_ns;
   tr->ctx = c;
 }
 

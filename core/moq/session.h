@@ -30,6 +30,9 @@ typedef struct moq_transport {
   /* Optional (NULL: not measured): when the last byte queued so far on sid goes to the kernel, count
    * the time since ready_ns (CLOCK_MONOTONIC) as an egress delay. One timing per stream at a time. */
   void (*time_egress)(void *ctx, int64_t sid, uint64_t ready_ns);
+  /* Optional: inside a data callback, when the data reached this host (CLOCK_MONOTONIC ns, the
+   * kernel's receive time of its datagram), or 0 when unknown (then the session takes the time now). */
+  uint64_t (*arrival_ns)(void *ctx);
   void (*close)(void *ctx, uint64_t code, const char *reason); /* close the whole session */
   void *ctx;
 } moq_transport;

@@ -535,7 +535,9 @@ int group_in_data(moq_session *s, mstream *st, const uint8_t *data, size_t len) 
       memcpy(gi->cur->data + gi->cur_off, ev.data, ev.data_len); /* the one copy, out of QUIC */
       gi->cur_off += ev.data_len;
     } else if (ev.kind == MOQ_FRAME_END) {
-      gi->cur->ready_ns = sess_now_ns(); /* its egress delay starts here (GET /stats) */
+      /* its egress delay (GET /stats) starts when the datagram that completes it reached this host */
+      uint64_t arrived = s->tr.arrival_ns ? s->tr.arrival_ns(s->tr.ctx) : 0;
+      gi->cur->ready_ns = arrived ? arrived : sess_now_ns();
       int rv = group_frame_append(gi->g, gi->cur, gi->cur_ts);
       chunk_unref(gi->cur);
       gi->cur = NULL;

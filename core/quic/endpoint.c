@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "base/log.h"
 
@@ -150,6 +151,18 @@ void quic_endpoint_tx_submit(quic_endpoint *ep) {
       delay_hist_add(&ep->counts.egress_delay, now > ep->tx_timed[i] ? (now - ep->tx_timed[i]) / 1000 : 0);
     ep->tx_timed_n = 0;
   }
+}
+
+uint64_t quic_rx_arrival_ns(void) {
+  uint64_t rx = udp_rx_time_ns(); /* CLOCK_REALTIME */
+  if (!rx) return 0;
+  struct timespec real;
+  clock_gettime(CLOCK_REALTIME, &real);
+  uint64_t now_real = (uint64_t)real.tv_sec * 1000000000u + (uint64_t)real.tv_nsec, mono = uv_hrtime();
+  /* how long ago, carried over to the monotonic clock; a wall clock that stepped meanwhile gives an
+   * age below zero or beyond a second, and is not believed */
+  if (rx > now_real || now_real - rx > 1000000000u || now_real - rx > mono) return 0;
+  return mono - (now_real - rx);
 }
 
 void quic_endpoint_tx_timed(quic_endpoint *ep, uint64_t ready_ns, uint64_t now) {

@@ -168,6 +168,10 @@ size_t quic_conn_stream_queued(quic_conn *c, int64_t stream_id);
  * kernel, the time since ready_ns (CLOCK_MONOTONIC, as uv_hrtime) is counted in the endpoint's
  * egress_delay. One timing per stream at a time: while one waits, another is ignored. */
 void quic_conn_time_egress(quic_conn *c, int64_t stream_id, uint64_t ready_ns);
+/* Inside the processing of a datagram read by this thread (its stream data callbacks included): when
+ * the kernel received it (quic_settings.rx_timestamps), on uv_hrtime's clock (CLOCK_MONOTONIC ns);
+ * 0 when unknown (no timestamps asked for, not inside a read, or the wall clock stepped). */
+uint64_t quic_rx_arrival_ns(void);
 /* Sends a QUIC DATAGRAM (copied); dropped silently if it does not fit or the peer does not accept
  * datagrams. 0 or QUIC_ERR_*. */
 int quic_conn_send_datagram(quic_conn *c, const void *data, size_t len);

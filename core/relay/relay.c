@@ -1068,6 +1068,7 @@ relay *relay_new_worker(uv_loop_t *loop, const relay_config *cfg, const relay_wo
   qs.max_streams_uni = cfg->quic_max_streams;
   qs.handshake_timeout_ms = cfg->limits.handshake_timeout_ms;
   qs.reuse_port = r->workers > 1;
+  qs.rx_timestamps = 1; /* egress_delay_us counts from each frame's kernel arrival */
   char qerr[256];
   r->quic = quic_endpoint_new(loop, (struct sockaddr *)&ss, sl, r->tls, &qs, on_accept, r, qerr, sizeof qerr);
   if (!r->quic) {

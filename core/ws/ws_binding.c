@@ -23,6 +23,7 @@ void moq_ws_transport(moq_transport *tr, ws_conn *c) {
   tr->set_priority = t_prio;
   tr->close = t_close;
   tr->time_egress = NULL; /* not measured over WebSocket */
+  tr->arrival_ns = NULL;
   tr->ctx = c;
 }
 

@@ -28,6 +28,7 @@ typedef struct peer {
   int64_t frame_sid; /* client: the last stream, counted apart */
   size_t frame_want, frame_got;
   int frame_done;
+  size_t arrivals, arrivals_bad; /* client: quic_rx_arrival_ns inside the data callbacks */
 } peer;
 
 static uint8_t stream_byte(size_t stream, size_t off) { return (uint8_t)(stream * 31 + off * 7 + off / 251); }
@@ -42,6 +43,10 @@ static void on_data(quic_conn *c, int64_t sid, const uint8_t *data, size_t len, 
   (void)c;
   peer *p = ud;
   size_t k = (size_t)sid / 4; /* the server's uni streams are 3, 7, 11, ... */
+  /* the client asks for kernel timestamps: each datagram's arrival is known, a moment ago */
+  uint64_t arrived = quic_rx_arrival_ns(), now = uv_hrtime();
+  p->arrivals++;
+  if (!arrived || arrived > now || now - arrived > 1000000000u) p->arrivals_bad++;
   if (p->frame_want && sid == p->frame_sid) {
     p->frame_got += len;
     if (p->frame_got == p->frame_want) p->frame_done = 1;
@@ -115,7 +120,10 @@ START_TEST(test_pmtud_raises_the_packet_size) {
   peer server = {0}, client = {0};
   quic_endpoint *sep = quic_endpoint_new(&loop, a, alen, stls, NULL, on_accept, &server, err, sizeof err);
   ck_assert_msg(sep != NULL, "%s", err);
-  quic_endpoint *cep = quic_endpoint_new(&loop, a, alen, NULL, NULL, NULL, NULL, err, sizeof err);
+  quic_settings cset;
+  quic_settings_default(&cset);
+  cset.rx_timestamps = 1;
+  quic_endpoint *cep = quic_endpoint_new(&loop, a, alen, NULL, &cset, NULL, NULL, err, sizeof err);
   ck_assert_msg(cep != NULL, "%s", err);
   const udp_addr *to = quic_endpoint_local(sep);
   quic_conn *cc = quic_endpoint_connect(cep, (const struct sockaddr *)&to->ss, to->len, ctls, "localhost", alpn, 1,
@@ -143,6 +151,9 @@ START_TEST(test_pmtud_raises_the_packet_size) {
                   client.fin[k]);
   }
   ck_assert_int_eq(client.bad, 0);
+  ck_assert_uint_gt(client.arrivals, 0);
+  ck_assert_msg(client.arrivals_bad == 0, "%zu of %zu arrival times unknown or off", client.arrivals_bad, client.arrivals);
+  ck_assert_uint_eq(quic_rx_arrival_ns(), 0); /* outside a read */
   /* ngtcp2's probes go up to 1492 - 48 bytes; loopback carries them all */
   size_t path = ngtcp2_conn_get_path_max_tx_udp_payload_size(server.c->conn);
   ck_assert_msg(path > 1400, "the path stayed at %zu bytes", path);
