@@ -153,8 +153,8 @@ def main():
     p("latency (p50, p99): publisher send to the subscriber's frame callback, both in moq-bench (one clock); arr50/arr99:")
     p("send to the kernel's arrival of the frame's last datagram at the subscriber (SO_TIMESTAMPNS): the relay's share")
     p("without moq-bench's own queueing of hundreds of connections on one core; egr50/egr99: the relay's own egress delay")
-    p("(GET /stats, egress_delay_us, over the window): from the relay having a frame to its sendmmsg of each subscriber's")
-    p("packet, at most 25 % high (bucket edges); recv: frames of the window received;")
+    p("(GET /stats, egress_delay_us, over the window): from the kernel's receipt of the frame's last datagram at the relay")
+    p("to the relay's sendmmsg of each subscriber's packet, at most 25 % high (bucket edges); recv: frames of the window received;")
     p("lag: how late moq-bench's publisher timer fired (its own delays, p99); runq: time the relay and moq-bench were")
     p("runnable but waiting for a CPU (other work on the machine), as a share of the window (/proc/PID/schedstat).")
     if bench_bound:
