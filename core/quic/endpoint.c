@@ -125,6 +125,9 @@ void quic_endpoint_tx_submit(quic_endpoint *ep) {
     msgs[i] = (udp_msg){.local = &e->local, .remote = &e->remote, .data = ep->tx_arena + e->off, .len = e->len,
                         .gso_size = e->gso};
   }
+  /* the moment the packets are handed to the kernel: what sendmmsg then takes (on loopback, the
+   * delivery into the receivers' sockets) is the kernel's, not the relay's */
+  uint64_t handed = ep->tx_timed_n ? uv_hrtime() : 0;
   size_t done = 0;
   while (done < n) {
     int err = 0;
@@ -145,12 +148,9 @@ void quic_endpoint_tx_submit(quic_endpoint *ep) {
     done++; /* this one cannot be sent (already logged): as a lost packet */
   }
   ep->tx_used = 0;
-  if (ep->tx_timed_n) {
-    uint64_t now = uv_hrtime();
-    for (size_t i = 0; i < ep->tx_timed_n; i++)
-      delay_hist_add(&ep->counts.egress_delay, now > ep->tx_timed[i] ? (now - ep->tx_timed[i]) / 1000 : 0);
-    ep->tx_timed_n = 0;
-  }
+  for (size_t i = 0; i < ep->tx_timed_n; i++)
+    delay_hist_add(&ep->counts.egress_delay, handed > ep->tx_timed[i] ? (handed - ep->tx_timed[i]) / 1000 : 0);
+  ep->tx_timed_n = 0;
 }
 
 uint64_t quic_rx_arrival_ns(void) {
