@@ -188,7 +188,10 @@ static void do_read(udp_socket *s) {
   struct mmsghdr msgs[UDP_BATCH];
   struct iovec iov[UDP_BATCH];
   struct sockaddr_storage from[UDP_BATCH];
-  char ctrl[UDP_BATCH][160];
+  /* The most a datagram brings: an IPv4 one on a dual-stack socket gets SO_TIMESTAMPNS (32 bytes
+   * with its header), IPV6_PKTINFO (40), IP_PKTINFO (32), IP_TOS (24) and, for a GRO train, UDP_GRO
+   * (24): 152. A truncated set would lose the destination address replies are sent from. */
+  char ctrl[UDP_BATCH][224];
   if (!s->rbuf && !(s->rbuf = rbuf_acquire())) {
     /* Out of memory: what is queued is dropped, as by a full socket buffer, so that the loop does
      * not spin on a readable socket; the next read tries again. */

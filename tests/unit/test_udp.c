@@ -8,7 +8,10 @@
 #include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "quic/udp.h"
 
@@ -16,16 +19,17 @@ typedef struct seen {
   size_t n, lens[64];
   uint64_t rx_ns[64]; /* udp_rx_time_ns() inside the callback */
   uint8_t first[64], last[64]; /* first and last byte of each datagram */
+  udp_addr local[64];          /* the destination address each came to */
   int batches;
 } seen;
 
 static void on_recv(void *ud, const udp_addr *local, const udp_addr *remote, const uint8_t *data, size_t len,
                     uint8_t ecn) {
-  (void)local;
   (void)remote;
   (void)ecn;
   seen *s = ud;
   if (s->n < 64) {
+    s->local[s->n] = *local;
     s->lens[s->n] = len;
     s->first[s->n] = len ? data[0] : 0;
     s->last[s->n] = len ? data[len - 1] : 0;
@@ -269,6 +273,52 @@ START_TEST(test_rx_timestamps) {
 }
 END_TEST
 
+/* An IPv4 train to a dual-stack socket that asks for everything (destination address in both
+ * families, ECN, GRO, timestamps) brings the most control data a datagram can: the destination
+ * address must survive it (replies go out from it). */
+START_TEST(test_all_control_data_of_a_mapped_train) {
+  int fd6 = socket(AF_INET6, SOCK_DGRAM, 0);
+  struct sockaddr_in6 probe = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
+  int have6 = fd6 >= 0 && bind(fd6, (struct sockaddr *)&probe, sizeof probe) == 0;
+  if (fd6 >= 0) close(fd6);
+  if (!have6) {
+    fprintf(stderr, "test_udp: no IPv6 here: the dual-stack check is left out\n");
+    return;
+  }
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  seen rx = {0}, tx = {0};
+  struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
+  char err[128];
+  udp_socket *r = udp_socket_new(&loop, (struct sockaddr *)&any6, sizeof any6, 0, on_recv, on_batch, NULL, &rx, err,
+                                 sizeof err);
+  ck_assert_msg(r != NULL, "%s", err);
+  ck_assert_int_eq(udp_socket_rx_timestamps(r), 0);
+  udp_socket *t = open_socket(&loop, &tx);
+  udp_addr to = {.len = sizeof(struct sockaddr_in)};
+  struct sockaddr_in *to4 = (struct sockaddr_in *)&to.ss;
+  to4->sin_family = AF_INET;
+  to4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  to4->sin_port = ((const struct sockaddr_in6 *)&udp_socket_local(r)->ss)->sin6_port;
+  uint8_t buf[3600];
+  memset(buf, 9, sizeof buf);
+  ck_assert_int_eq(udp_send(t, NULL, &to, buf, sizeof buf, 1200), 0);
+  wait_for(&loop, &rx, 3);
+  ck_assert_uint_eq(rx.n, 3);
+  for (size_t i = 0; i < 3; i++) {
+    ck_assert_uint_ne(rx.rx_ns[i], 0);
+    ck_assert_int_eq(rx.local[i].ss.ss_family, AF_INET6);
+    const struct sockaddr_in6 *l = (const struct sockaddr_in6 *)&rx.local[i].ss;
+    static const uint8_t mapped_lo[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1};
+    ck_assert_msg(memcmp(&l->sin6_addr, mapped_lo, 16) == 0, "datagram %zu: the destination address was lost", i);
+  }
+  udp_socket_close(r);
+  udp_socket_close(t);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("udp");
   TCase *tc = tcase_create("core");
@@ -277,6 +327,7 @@ int main(void) {
   tcase_add_test(tc, test_sockets_read_on_two_threads_do_not_share_slots);
   tcase_add_test(tc, test_send_many_in_order_and_past_a_refused_one);
   tcase_add_test(tc, test_rx_timestamps);
+  tcase_add_test(tc, test_all_control_data_of_a_mapped_train);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
