@@ -10,8 +10,9 @@
 typedef struct chunk {
   uint32_t refs;  /* owners (changed only by chunk_ref/chunk_unref, atomically); freed at zero */
   size_t len;     /* bytes in data */
-  uint64_t ready_ns; /* a received frame's payload: CLOCK_MONOTONIC time the relay had all of it, set
-                        before the chunk is shared (the egress delay is counted from it); else 0 */
+  uint64_t ready_ns; /* a received frame's payload: when the datagram completing it reached this host
+                        (CLOCK_MONOTONIC; the read time where the transport cannot tell), set before
+                        the chunk is shared (the egress delay is counted from it); else 0 */
   uint8_t data[]; /* owned by the chunk */
 } chunk;
 

@@ -195,6 +195,8 @@ struct bench {
   bconn *probes;                       /* owned: connect-rate sessions under way */
   bench_proc watch_a, watch_b, self_a, self_b;
   watch_stats stats_a, stats_b; /* the relay's GET /stats at the window's ends (--watch-stats) */
+  delay_hist egress;            /* their difference, once the run is over (window_egress) */
+  const char *egress_why;       /* borrowed: why there is none, or NULL */
   int exit_code;
 };
 
@@ -858,20 +860,15 @@ static void json_string(const char *s) {
   putchar('"');
 }
 
-/* The relay's egress delays in the window (--watch-stats): the second reading less the first. 0, or
- * -1 with why when a reading failed. */
-static int window_egress(bench *B, delay_hist *out, const char **why) {
-  if (!B->stats_a.done || !B->stats_b.done) {
-    *why = "the window did not finish";
-    return -1;
-  }
-  if (!B->stats_a.ok || !B->stats_b.ok) {
-    *why = B->stats_a.ok ? B->stats_b.err : B->stats_a.err;
-    return -1;
-  }
+/* The relay's egress delays in the window (--watch-stats): B->egress, the second reading less the
+ * first, or B->egress_why when a reading failed. */
+static void window_egress(bench *B) {
+  B->egress_why = NULL;
+  if (!B->stats_a.done || !B->stats_b.done) B->egress_why = "the window did not finish";
+  else if (!B->stats_a.ok || !B->stats_b.ok) B->egress_why = B->stats_a.ok ? B->stats_b.err : B->stats_a.err;
+  if (B->egress_why) return;
   for (unsigned i = 0; i < DELAY_HIST_BUCKETS; i++)
-    out->n[i] = B->stats_b.hist.n[i] > B->stats_a.hist.n[i] ? B->stats_b.hist.n[i] - B->stats_a.hist.n[i] : 0;
-  return 0;
+    B->egress.n[i] = B->stats_b.hist.n[i] > B->stats_a.hist.n[i] ? B->stats_b.hist.n[i] - B->stats_a.hist.n[i] : 0;
 }
 
 static void report_json(bench *B, double window_s) {
@@ -929,15 +926,14 @@ static void report_json(bench *B, double window_s) {
            (unsigned long long)B->watch_b.hwm_kib);
   }
   if (B->watch_stats_opt) {
-    delay_hist h;
-    const char *why;
-    if (window_egress(B, &h, &why) == 0)
+    const delay_hist *h = &B->egress;
+    if (!B->egress_why)
       printf(",\"relay_egress_delay_us\":{\"count\":%llu,\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"max\":%llu}",
-             (unsigned long long)delay_hist_count(&h), (unsigned long long)delay_hist_pct(&h, 50),
-             (unsigned long long)delay_hist_pct(&h, 90), (unsigned long long)delay_hist_pct(&h, 99),
-             (unsigned long long)delay_hist_pct(&h, 100));
+             (unsigned long long)delay_hist_count(h), (unsigned long long)delay_hist_pct(h, 50),
+             (unsigned long long)delay_hist_pct(h, 90), (unsigned long long)delay_hist_pct(h, 99),
+             (unsigned long long)delay_hist_pct(h, 100));
     else
-      printf(",\"relay_egress_delay_us\":{\"error\":\"%s\"}", why); /* our own messages: no quotes in them */
+      printf(",\"relay_egress_delay_us\":{\"error\":\"%s\"}", B->egress_why); /* our own messages: no quotes */
   }
   printf("}\n");
 }
@@ -1000,14 +996,13 @@ static void report_table(bench *B, double window_s) {
     printf("  pid %-12d could not be read from /proc\n", (int)B->watch_pid);
   }
   if (B->watch_stats_opt) {
-    delay_hist h;
-    const char *why;
-    if (window_egress(B, &h, &why) == 0)
+    const delay_hist *h = &B->egress;
+    if (!B->egress_why)
       printf("  egress (ms)      p50 %.3f  p90 %.3f  p99 %.3f  max %.3f  (the relay's own delay, from its GET /stats: %llu frames)\n",
-             ms(delay_hist_pct(&h, 50)), ms(delay_hist_pct(&h, 90)), ms(delay_hist_pct(&h, 99)),
-             ms(delay_hist_pct(&h, 100)), (unsigned long long)delay_hist_count(&h));
+             ms(delay_hist_pct(h, 50)), ms(delay_hist_pct(h, 90)), ms(delay_hist_pct(h, 99)),
+             ms(delay_hist_pct(h, 100)), (unsigned long long)delay_hist_count(h));
     else
-      printf("  egress           not read from the relay: %s\n", why);
+      printf("  egress           not read from the relay: %s\n", B->egress_why);
   }
 }
 
@@ -1267,9 +1262,8 @@ int main(int argc, char **argv) {
   bench_samples_sort(&B->connect_us);
   bench_samples_sort(&B->send_lag_us);
   if (B->watch_stats_opt) {
-    delay_hist h;
-    const char *why;
-    if (window_egress(B, &h, &why)) fprintf(stderr, "moq-bench: --watch-stats %s: %s\n", B->watch_stats_opt, why);
+    window_egress(B);
+    if (B->egress_why) fprintf(stderr, "moq-bench: --watch-stats %s: %s\n", B->watch_stats_opt, B->egress_why);
   }
   if (B->json) report_json(B, window_s);
   else report_table(B, window_s);

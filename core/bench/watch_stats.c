@@ -132,8 +132,7 @@ int watch_stats_parse(const char *reply, size_t len, delay_hist *out, char *err,
 /* The GET */
 
 static void on_closed(uv_handle_t *h) {
-  watch_stats *w = h->data;
-  if (--w->handles == 0) w->busy = 0;
+  ((watch_stats *)h->data)->handles--;
 }
 
 static void finish(watch_stats *w, const char *why) {
@@ -209,8 +208,7 @@ static void on_connect(uv_connect_t *req, int status) {
 static void on_timeout(uv_timer_t *t) { finish(t->data, "no complete reply within 3 s"); }
 
 void watch_stats_get(watch_stats *w) {
-  if (w->busy || w->done) return;
-  w->busy = 1;
+  if (w->handles || w->done) return;
   w->handles = 2;
   uv_tcp_init(w->loop, &w->tcp);
   uv_timer_init(w->loop, &w->timer);

@@ -16,14 +16,14 @@
 typedef struct watch_stats {
   uv_loop_t *loop;                 /* borrowed */
   struct sockaddr_storage addr;    /* the listener */
-  uv_tcp_t tcp;                    /* owned handle, while busy */
+  uv_tcp_t tcp;                    /* owned handle, while a GET is under way */
   uv_connect_t connect;
   uv_write_t write;
-  uv_timer_t timer;                /* owned handle, while busy: gives up after WATCH_STATS_TIMEOUT_MS */
+  uv_timer_t timer;                /* owned handle, the same: gives up after WATCH_STATS_TIMEOUT_MS */
   char req[128];
   char *reply;                     /* owned: what the relay sent */
   size_t len;
-  int busy, handles;               /* a GET under way; handles still to close */
+  int handles;                     /* of tcp and timer, still to close: > 0 while a GET is under way */
   int done, ok;                    /* finished; with a histogram */
   char err[160];                   /* why not, when done && !ok */
   delay_hist hist;                 /* the reply's egress_delay_us, when ok */
@@ -39,7 +39,7 @@ void watch_stats_get(watch_stats *w);
 /* The egress-delay histogram of an HTTP reply to GET /stats (status line, headers, JSON body).
  * 0, or -1 with err saying what was wrong (status, JSON, a field). */
 int watch_stats_parse(const char *reply, size_t len, delay_hist *out, char *err, size_t errlen);
-/* Releases the reply (the handles must be closed: !w->busy). */
+/* Releases the reply (the handles must be closed: w->handles == 0). */
 void watch_stats_free(watch_stats *w);
 
 #endif

@@ -9,17 +9,13 @@
 
 #include "base/log.h"
 
-uint64_t sess_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 uint64_t sess_now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+uint64_t sess_now_ms(void) { return sess_now_ns() / 1000000; }
 
 static int is_uni(int64_t sid) { return (sid & 2) != 0; }
 static int is_local(const moq_session *s, int64_t sid) { return ((sid & 1) != 0) == (s->cfg.is_server != 0); }

@@ -115,6 +115,11 @@ int quic_endpoint_tx_commit(quic_endpoint *ep, quic_conn *c, size_t len, size_t 
   return c->stash_head ? UDP_SEND_BLOCKED : 0;
 }
 
+/* One egress delay, from ready_ns to handed_ns, in microseconds. */
+static void count_egress(quic_endpoint *ep, uint64_t ready_ns, uint64_t handed_ns) {
+  delay_hist_add(&ep->counts.egress_delay, handed_ns > ready_ns ? (handed_ns - ready_ns) / 1000 : 0);
+}
+
 void quic_endpoint_tx_submit(quic_endpoint *ep) {
   size_t n = ep->txq_n;
   if (n == 0) return;
@@ -148,8 +153,7 @@ void quic_endpoint_tx_submit(quic_endpoint *ep) {
     done++; /* this one cannot be sent (already logged): as a lost packet */
   }
   ep->tx_used = 0;
-  for (size_t i = 0; i < ep->tx_timed_n; i++)
-    delay_hist_add(&ep->counts.egress_delay, handed > ep->tx_timed[i] ? (handed - ep->tx_timed[i]) / 1000 : 0);
+  for (size_t i = 0; i < ep->tx_timed_n; i++) count_egress(ep, ep->tx_timed[i], handed);
   ep->tx_timed_n = 0;
 }
 
@@ -167,7 +171,7 @@ uint64_t quic_rx_arrival_ns(void) {
 
 void quic_endpoint_tx_timed(quic_endpoint *ep, uint64_t ready_ns, uint64_t now) {
   if (ep->tx_timed_n < QUIC_TX_TIMED) ep->tx_timed[ep->tx_timed_n++] = ready_ns;
-  else delay_hist_add(&ep->counts.egress_delay, now > ready_ns ? (now - ready_ns) / 1000 : 0);
+  else count_egress(ep, ready_ns, now);
 }
 
 static void finish_shutdown_now(quic_endpoint *ep);
